@@ -52,8 +52,8 @@ export interface RequestRepository {
 
 /** Append-only audit trail. */
 export interface AuditLog {
-  append(event: AuditEvent): Promise<void>;
-  list(requestId: string): Promise<AuditEvent[]>;
+  appendAudit(event: AuditEvent): Promise<void>;
+  listAudit(requestId: string): Promise<AuditEvent[]>;
 }
 
 /** Expiring job leases: two bot instances never run the same request. */
