@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/*
+ * Ensures the local sandbox CA exists (.sandbox/ca.pem + ca-key.pem), then runs the rest of argv with
+ * NODE_EXTRA_CA_CERTS pointing at it. Node reads NODE_EXTRA_CA_CERTS only at process start, so the
+ * simulator's HTTPS certificate can only be trusted by a process launched this way.
+ *
+ *   node scripts/with-sandbox-ca.js tsx src/index.ts
+ *   node scripts/with-sandbox-ca.js npx jest test/simulator
+ *
+ * The CA directory is SANDBOX_CA_DIR or ./.sandbox. When required as a module it exports ensureSandboxCa.
+ */
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawn } = require('node:child_process');
+
+const CA_COMMON_NAME = 'Hopsworks setup bot sandbox CA';
+const CA_VALIDITY_YEARS = 10;
+
+function defaultCaDir() {
+  return path.resolve(process.env.SANDBOX_CA_DIR || path.join(process.cwd(), '.sandbox'));
+}
+
+/** True when both files parse, belong together and the certificate is valid for at least another day. */
+function caIsUsable(certPem, keyPem) {
+  const forge = require('node-forge');
+  try {
+    const cert = forge.pki.certificateFromPem(certPem);
+    const key = forge.pki.privateKeyFromPem(keyPem);
+    const pub = cert.publicKey;
+    if (pub.n.compareTo(key.n) !== 0 || pub.e.compareTo(key.e) !== 0) return false;
+    const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+    return cert.validity.notBefore <= new Date() && cert.validity.notAfter > tomorrow;
+  } catch {
+    return false;
+  }
+}
+
+function createCa() {
+  const forge = require('node-forge');
+  // Node's keygen is native and fast; node-forge builds the X.509 certificate.
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const key = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  cert.serialNumber = '01' + crypto.randomBytes(15).toString('hex');
+  const now = new Date();
+  cert.validity.notBefore = new Date(now.getTime() - 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(now.getTime());
+  cert.validity.notAfter.setFullYear(now.getFullYear() + CA_VALIDITY_YEARS);
+  const subject = [{ name: 'commonName', value: CA_COMMON_NAME }, { name: 'organizationName', value: 'Sandbox (local only)' }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(key, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
+function writeAtomic(file, content, mode) {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, content, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Returns { dir, certPath, keyPath, certPem, keyPem }, creating or replacing the CA when it is missing,
+ * corrupt, mismatched or about to expire.
+ */
+function ensureSandboxCa(dir) {
+  const caDir = path.resolve(dir || defaultCaDir());
+  const certPath = path.join(caDir, 'ca.pem');
+  const keyPath = path.join(caDir, 'ca-key.pem');
+  fs.mkdirSync(caDir, { recursive: true, mode: 0o700 });
+  const read = () => {
+    try {
+      return { certPem: fs.readFileSync(certPath, 'utf8'), keyPem: fs.readFileSync(keyPath, 'utf8') };
+    } catch {
+      return undefined;
+    }
+  };
+  let existing = read();
+  if (!existing || !caIsUsable(existing.certPem, existing.keyPem)) {
+    const fresh = createCa();
+    // Key first: a reader that sees the new certificate must also find its key.
+    writeAtomic(keyPath, fresh.keyPem, 0o600);
+    writeAtomic(certPath, fresh.certPem, 0o644);
+    existing = read() || fresh;
+  } else {
+    const mode = fs.statSync(keyPath).mode & 0o777;
+    if (mode !== 0o600) fs.chmodSync(keyPath, 0o600);
+  }
+  return { dir: caDir, certPath, keyPath, certPem: existing.certPem, keyPem: existing.keyPem };
+}
+
+/** Finds a command in ./node_modules/.bin first, then leaves it to PATH. */
+function resolveCommand(cmd) {
+  if (cmd.includes('/') || cmd.includes(path.sep)) return cmd;
+  const local = path.join(process.cwd(), 'node_modules', '.bin', cmd);
+  if (fs.existsSync(local)) return local;
+  const beside = path.join(__dirname, '..', 'node_modules', '.bin', cmd);
+  if (fs.existsSync(beside)) return beside;
+  return cmd;
+}
+
+function main(argv) {
+  const args = argv.slice(2);
+  const ca = ensureSandboxCa();
+  if (args.length === 0) {
+    process.stdout.write(`${ca.certPath}\n`);
+    return;
+  }
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.certPath, SANDBOX_CA_DIR: ca.dir };
+  const binDir = path.join(process.cwd(), 'node_modules', '.bin');
+  env.PATH = env.PATH ? `${binDir}${path.delimiter}${env.PATH}` : binDir;
+  const child = spawn(resolveCommand(args[0]), args.slice(1), { stdio: 'inherit', env });
+  const forward = (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, () => forward(s));
+  child.on('error', (err) => {
+    process.stderr.write(`with-sandbox-ca: cannot run ${args[0]}: ${err.message}\n`);
+    process.exit(127);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      for (const s of signals) process.removeAllListeners(s);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code === null ? 1 : code);
+  });
+}
+
+module.exports = { ensureSandboxCa, caIsUsable };
+
+if (require.main === module) main(process.argv);
