@@ -203,3 +203,11 @@ export interface Workflow {
   /** Approvers only. */
   setAdminChannel(actor: Actor, ref: ConversationRef): Promise<void>;
 }
+
+/** Structured logger (pino-compatible). Never pass secrets to it. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

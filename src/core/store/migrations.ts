@@ -1,0 +1,61 @@
+/** Numbered schema migrations; each runs once, in order, inside a transaction. Never edit a released one: add the next. */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'requests, audit, leases, kv, counters',
+    sql: `
+      CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        parent_id TEXT,
+        state TEXT NOT NULL,
+        subscription_id TEXT NOT NULL,
+        resource_group TEXT NOT NULL,
+        -- lower(subscription)/lower(resource group) while the request is active, else NULL
+        lock_key TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX requests_lock ON requests (lock_key) WHERE lock_key IS NOT NULL;
+      CREATE INDEX requests_state ON requests (state, created_at);
+      CREATE INDEX requests_target ON requests (subscription_id COLLATE NOCASE, resource_group COLLATE NOCASE);
+
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX audit_request ON audit (request_id, seq);
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+      CREATE TABLE leases (
+        request_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL
+      );
+
+      CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        etag TEXT NOT NULL
+      );
+
+      CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+    `,
+  },
+];

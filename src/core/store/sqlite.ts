@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { BotError } from '../errors';
+import { FIRST_REQUEST_NUMBER, formatRequestId } from '../ids';
+import { isActive, lockKey, locksConflict } from '../state';
+import type { Clock, KeyValueStore, RequestQuery, Store } from '../ports';
+import type { AuditEvent, SetupRequest } from '../types';
+import { MIGRATIONS, type Migration } from './migrations';
+
+/** Options for tests and tuning; production uses the defaults. */
+export interface SqliteStoreOptions {
+  /** Clock for lease expiry (default: system clock). */
+  clock?: Clock;
+  /** How long a writer waits for another process's write lock, ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+interface RequestRow {
+  id: string;
+  parent_id: string | null;
+  body: string;
+  version: number;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/** Applies pending migrations; safe when several processes open the same file at once. */
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+  const record = db.prepare('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    // Immediate: the version check and the DDL happen under the write lock, so two processes never both apply it.
+    db.transaction(() => {
+      if ((applied.get()?.v ?? 0) >= m.version) return;
+      db.exec(m.sql);
+      record.run(m.version, m.description, new Date().toISOString());
+    }).immediate();
+  }
+}
+
+/**
+ * The `Store` port on SQLite: requests as JSON with indexed columns, compare-and-set on a version,
+ * an append-only audit table, expiring job leases and a small kv table with etags.
+ * Every write runs in an IMMEDIATE transaction, so checks and writes are atomic across processes.
+ */
+export class SqliteStore implements Store {
+  readonly kv: KeyValueStore;
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: an acknowledged approval or step result survives a power cut too, not just a crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db, MIGRATIONS);
+    this.kv = new SqliteKv(this.db);
+  }
+
+  async nextId(): Promise<string> {
+    const n = this.db.transaction(() => {
+      const row = this.db
+        .prepare<[number], { value: number }>(
+          `INSERT INTO counters (name, value) VALUES ('request', ?)
+           ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
+        )
+        .get(FIRST_REQUEST_NUMBER);
+      return row!.value;
+    }).immediate();
+    return formatRequestId(n);
+  }
+
+  async create(request: SetupRequest): Promise<SetupRequest> {
+    const stored: SetupRequest = { ...request, version: 1 };
+    this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT 1 FROM requests WHERE id = ?').get(request.id);
+      if (existing) throw new BotError('VALIDATION', `Request ${request.id} already exists.`, { details: { id: request.id } });
+      this.assertLockFree(stored);
+      this.db
+        .prepare(
+          `INSERT INTO requests (id, kind, parent_id, state, subscription_id, resource_group, lock_key, created_at, updated_at, version, body)
+           VALUES (@id, @kind, @parent_id, @state, @subscription_id, @resource_group, @lock_key, @created_at, @updated_at, @version, @body)`,
+        )
+        .run(this.row(stored));
+    }).immediate();
+    return stored;
+  }
+
+  async get(id: string): Promise<SetupRequest | undefined> {
+    const row = this.db.prepare<[string], RequestRow>('SELECT id, parent_id, body, version FROM requests WHERE id = ?').get(id);
+    return row ? parse(row) : undefined;
+  }
+
+  async list(query: RequestQuery = {}): Promise<SetupRequest[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (query.states && query.states.length > 0) {
+      where.push(`state IN (${query.states.map((_, i) => `@s${i}`).join(', ')})`);
+      query.states.forEach((s, i) => (params[`s${i}`] = s));
+    }
+    if (query.kind) {
+      where.push('kind = @kind');
+      params.kind = query.kind;
+    }
+    if (query.subscriptionId) {
+      where.push('subscription_id = @sub COLLATE NOCASE');
+      params.sub = query.subscriptionId;
+    }
+    if (query.resourceGroup) {
+      where.push('resource_group = @rg COLLATE NOCASE');
+      params.rg = query.resourceGroup;
+    }
+    params.limit = Math.max(1, Math.floor(query.limit ?? 20));
+    const sql =
+      `SELECT id, parent_id, body, version FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      'ORDER BY created_at DESC, rowid DESC LIMIT @limit';
+    return this.db.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
+  }
+
+  async update(request: SetupRequest): Promise<SetupRequest> {
+    const stored: SetupRequest = { ...request, version: request.version + 1 };
+    this.db.transaction(() => {
+      const current = this.db.prepare<[string], { version: number }>('SELECT version FROM requests WHERE id = ?').get(request.id);
+      if (!current) throw new BotError('NOT_FOUND', `Request ${request.id} does not exist.`, { details: { id: request.id } });
+      if (current.version !== request.version) {
+        throw new BotError('VERSION_CONFLICT', `Request ${request.id} changed meanwhile (version ${current.version}, expected ${request.version}).`, {
+          details: { id: request.id, expected: request.version, actual: current.version },
+        });
+      }
+      this.assertLockFree(stored);
+      const row = this.row(stored);
+      const res = this.db
+        .prepare(
+          `UPDATE requests SET kind = @kind, parent_id = @parent_id, state = @state, subscription_id = @subscription_id,
+             resource_group = @resource_group, lock_key = @lock_key, updated_at = @updated_at, version = @version, body = @body
+           WHERE id = @id AND version = @expected`,
+        )
+        .run({ ...row, expected: request.version });
+      if (res.changes !== 1) throw new BotError('VERSION_CONFLICT', `Request ${request.id} changed meanwhile.`, { details: { id: request.id } });
+    }).immediate();
+    return stored;
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit (request_id, at, type, actor, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(event.requestId, event.at, event.type, JSON.stringify(event.actor), event.detail === undefined ? null : JSON.stringify(event.detail));
+  }
+
+  async listAudit(requestId: string): Promise<AuditEvent[]> {
+    const rows = this.db
+      .prepare<[string], { request_id: string; at: string; type: string; actor: string; detail: string | null }>(
+        'SELECT request_id, at, type, actor, detail FROM audit WHERE request_id = ? ORDER BY seq',
+      )
+      .all(requestId);
+    return rows.map((r) => ({
+      requestId: r.request_id,
+      at: r.at,
+      type: r.type,
+      actor: JSON.parse(r.actor) as AuditEvent['actor'],
+      ...(r.detail !== null ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+    }));
+  }
+
+  async claim(requestId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    return this.db.transaction(() => {
+      const lease = this.db.prepare<[string], { owner: string; until: number }>('SELECT owner, until FROM leases WHERE request_id = ?').get(requestId);
+      if (lease && lease.owner !== owner && lease.until > now) return false;
+      this.db
+        .prepare('INSERT INTO leases (request_id, owner, until) VALUES (?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET owner = excluded.owner, until = excluded.until')
+        .run(requestId, owner, now + ttlMs);
+      return true;
+    }).immediate();
+  }
+
+  async release(requestId: string, owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM leases WHERE request_id = ? AND owner = ?').run(requestId, owner);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Refuses a write that would give an active request a resource group another active request holds. */
+  private assertLockFree(request: SetupRequest): void {
+    if (!isActive(request.state)) return;
+    const holders = this.db
+      .prepare<[string, string], { id: string; parent_id: string | null }>('SELECT id, parent_id FROM requests WHERE lock_key = ? AND id <> ?')
+      .all(lockKey(request.target), request.id);
+    const other = holders.find((h) => locksConflict({ id: request.id, parentId: request.parentId }, { id: h.id, parentId: h.parent_id ?? undefined }));
+    if (other) {
+      throw new BotError(
+        'ACTIVE_REQUEST_EXISTS',
+        `Resource group ${request.target.resourceGroup} already has an active request, ${other.id}. Wait for it to finish or cancel it.`,
+        { details: { existingId: other.id } },
+      );
+    }
+  }
+
+  private row(r: SetupRequest): Record<string, unknown> {
+    return {
+      id: r.id,
+      kind: r.kind,
+      parent_id: r.parentId ?? null,
+      state: r.state,
+      subscription_id: r.target.subscriptionId,
+      resource_group: r.target.resourceGroup,
+      lock_key: isActive(r.state) ? lockKey(r.target) : null,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+      version: r.version,
+      body: JSON.stringify(r),
+    };
+  }
+}
+
+function parse(row: RequestRow): SetupRequest {
+  // The version column is authoritative: the body is written with it in the same statement.
+  return { ...(JSON.parse(row.body) as SetupRequest), version: row.version };
+}
+
+class SqliteKv implements KeyValueStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async get(key: string): Promise<{ value: unknown; etag: string } | undefined> {
+    const row = this.db.prepare<[string], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ?').get(key);
+    return row ? { value: JSON.parse(row.value) as unknown, etag: row.etag } : undefined;
+  }
+
+  async put(key: string, value: unknown, etag?: string): Promise<string> {
+    const json = JSON.stringify(value ?? null);
+    return this.db.transaction(() => {
+      const row = this.db.prepare<[string], { etag: string }>('SELECT etag FROM kv WHERE key = ?').get(key);
+      if (etag !== undefined && etag !== '*' && row?.etag !== etag) {
+        throw new BotError('VERSION_CONFLICT', `Setting ${key} changed meanwhile.`, { details: { key, expected: etag, actual: row?.etag } });
+      }
+      // Random etags: a key deleted and written again never matches an etag someone kept from before.
+      const next = randomUUID();
+      this.db
+        .prepare('INSERT INTO kv (key, value, etag) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = excluded.etag')
+        .run(key, json, next);
+      return next;
+    }).immediate();
+  }
+
+  async delete(key: string): Promise<void> {
+    this.db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+  }
+}
+
+/** Opens (creating folder, file and schema as needed) the SQLite store; `:memory:` gives a private in-memory one. */
+export function openSqliteStore(path: string, options?: SqliteStoreOptions): Store {
+  return new SqliteStore(path, options);
+}

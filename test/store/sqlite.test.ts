@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { BotError, isBotError } from '../../src/core/errors';
+import { openSqliteStore } from '../../src/core/store/sqlite';
+import type { Store } from '../../src/core/ports';
+import { ManualClock, rawRequest, target } from '../helpers/core-fakes';
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof BotError) return err.code;
+    throw err;
+  }
+  return 'no error';
+}
+
+describe('SQLite store', () => {
+  let dir: string;
+  const opened: Store[] = [];
+  const open = (file = 'bot.sqlite', clock?: ManualClock): Store => {
+    const s = openSqliteStore(join(dir, file), { clock });
+    opened.push(s);
+    return s;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hw-store-'));
+  });
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates its folder, applies numbered migrations once, and uses WAL', async () => {
+    const nested = join(dir, 'a', 'b', 'bot.sqlite');
+    const s = openSqliteStore(nested);
+    opened.push(s);
+    await s.ping();
+    const again = openSqliteStore(nested);
+    opened.push(again);
+    const raw = new Database(nested, { readonly: true });
+    try {
+      expect(raw.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }]);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('hands out readable, increasing ids shared by every connection', async () => {
+    const a = open();
+    const b = open();
+    expect([await a.nextId(), await b.nextId(), await a.nextId()]).toEqual(['HW-1001', 'HW-1002', 'HW-1003']);
+  });
+
+  it('create → get round-trips the JSON with version 1; duplicate ids are refused', async () => {
+    const s = open();
+    const stored = await s.create(rawRequest('HW-1001'));
+    expect(stored.version).toBe(1);
+    expect(await s.get('HW-1001')).toEqual(stored);
+    expect(await codeOf(s.create(rawRequest('HW-1001', { target: target('rg-x') })))).toBe('VALIDATION');
+    expect(await s.get('HW-9999')).toBeUndefined();
+  });
+
+  it('update is a compare-and-set on the version', async () => {
+    const s = open();
+    const v1 = await s.create(rawRequest('HW-1001'));
+    const v2 = await s.update({ ...v1, reason: 'changed' });
+    expect(v2.version).toBe(2);
+    expect(await codeOf(s.update({ ...v1, reason: 'stale writer' }))).toBe('VERSION_CONFLICT');
+    expect((await s.get('HW-1001'))!.reason).toBe('changed');
+    expect(await codeOf(s.update(rawRequest('HW-4040', { version: 1 })))).toBe('NOT_FOUND');
+  });
+
+  it('two connections racing a compare-and-set on the same version: exactly one wins', async () => {
+    const a = open();
+    const b = open();
+    const base = await a.create(rawRequest('HW-1001'));
+    const seenByB = (await b.get('HW-1001'))!;
+    const results = await Promise.allSettled([a.update({ ...base, reason: 'from a' }), b.update({ ...seenByB, reason: 'from b' })]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(isBotError(lost[0].reason, 'VERSION_CONFLICT')).toBe(true);
+    const final = (await b.get('HW-1001'))!;
+    expect(final.version).toBe(2);
+    expect(final.reason).toBe((won[0] as PromiseFulfilledResult<{ reason: string }>).value.reason);
+  });
+
+  it('list filters by state, kind and target (case-insensitive), newest first, limited', async () => {
+    const s = open();
+    await s.create(rawRequest('HW-1001', { createdAt: '2026-01-01T00:00:00.000Z', state: 'succeeded' }));
+    await s.create(rawRequest('HW-1002', { createdAt: '2026-01-02T00:00:00.000Z', target: target('rg-b') }));
+    await s.create(rawRequest('HW-1003', { createdAt: '2026-01-03T00:00:00.000Z', target: target('rg-c'), kind: 'teardown' }));
+    expect((await s.list()).map((r) => r.id)).toEqual(['HW-1003', 'HW-1002', 'HW-1001']);
+    expect((await s.list({ limit: 2 })).map((r) => r.id)).toEqual(['HW-1003', 'HW-1002']);
+    expect((await s.list({ states: ['succeeded'] })).map((r) => r.id)).toEqual(['HW-1001']);
+    expect((await s.list({ kind: 'teardown' })).map((r) => r.id)).toEqual(['HW-1003']);
+    expect((await s.list({ resourceGroup: 'RG-B' })).map((r) => r.id)).toEqual(['HW-1002']);
+  });
+
+  it('the resource-group lock is enforced in the store across connections', async () => {
+    const a = open();
+    const b = open();
+    await a.create(rawRequest('HW-1001'));
+    const err = await b.create(rawRequest('HW-1002')).catch((e: unknown) => e);
+    expect(isBotError(err, 'ACTIVE_REQUEST_EXISTS')).toBe(true);
+    expect((err as BotError).details).toEqual({ existingId: 'HW-1001' });
+    // Inactive rows may share the group (history), and an update into an active state is checked too.
+    const old = await b.create(rawRequest('HW-1003', { state: 'failed' }));
+    expect(await codeOf(b.update({ ...old, state: 'provisioning' }))).toBe('ACTIVE_REQUEST_EXISTS');
+  });
+
+  it('the audit trail is append-only, in order, even for direct SQL', async () => {
+    const s = open();
+    const actor = { platform: 'system' as const, userId: 'system' as const, displayName: 'bot' };
+    await s.appendAudit({ requestId: 'HW-1001', at: '2026-01-01T00:00:00.000Z', actor, type: 'submitted', detail: { a: 1 } });
+    await s.appendAudit({ requestId: 'HW-1001', at: '2026-01-01T00:00:01.000Z', actor, type: 'approved' });
+    await s.appendAudit({ requestId: 'HW-1002', at: '2026-01-01T00:00:02.000Z', actor, type: 'submitted' });
+    const trail = await s.listAudit('HW-1001');
+    expect(trail.map((e) => e.type)).toEqual(['submitted', 'approved']);
+    expect(trail[0].detail).toEqual({ a: 1 });
+    const raw = new Database(join(dir, 'bot.sqlite'));
+    try {
+      expect(() => raw.prepare("UPDATE audit SET type = 'forged'").run()).toThrow(/append-only/);
+      expect(() => raw.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+    } finally {
+      raw.close();
+    }
+    expect(await s.listAudit('HW-1001')).toHaveLength(2);
+  });
+
+  it('leases: one owner at a time, renewable, released, and taken over after they lapse', async () => {
+    const clock = new ManualClock();
+    const a = open('bot.sqlite', clock);
+    const b = open('bot.sqlite', clock);
+    expect(await a.claim('HW-1001', 'instance-a', 60_000)).toBe(true);
+    expect(await b.claim('HW-1001', 'instance-b', 60_000)).toBe(false);
+    clock.advance(59_000);
+    expect(await a.claim('HW-1001', 'instance-a', 60_000)).toBe(true); // renewal
+    clock.advance(59_000);
+    expect(await b.claim('HW-1001', 'instance-b', 60_000)).toBe(false);
+    clock.advance(2_000); // a stopped renewing: its lease lapsed
+    expect(await b.claim('HW-1001', 'instance-b', 60_000)).toBe(true);
+    expect(await a.claim('HW-1001', 'instance-a', 60_000)).toBe(false);
+    await a.release('HW-1001', 'instance-a'); // not a's lease any more: no effect
+    expect(await a.claim('HW-1001', 'instance-a', 60_000)).toBe(false);
+    await b.release('HW-1001', 'instance-b');
+    expect(await a.claim('HW-1001', 'instance-a', 60_000)).toBe(true);
+  });
+
+  it('kv: etag compare-and-set, last-writer-wins with * or no etag, delete', async () => {
+    const s = open();
+    expect(await s.kv.get('adminChannel:teams')).toBeUndefined();
+    const e1 = await s.kv.put('adminChannel:teams', { id: 1 });
+    const e2 = await s.kv.put('adminChannel:teams', { id: 2 }, e1);
+    expect(e2).not.toBe(e1);
+    expect(await codeOf(s.kv.put('adminChannel:teams', { id: 3 }, e1))).toBe('VERSION_CONFLICT');
+    expect(await s.kv.get('adminChannel:teams')).toEqual({ value: { id: 2 }, etag: e2 });
+    await s.kv.put('adminChannel:teams', { id: 4 }, '*');
+    await s.kv.delete('adminChannel:teams');
+    expect(await s.kv.get('adminChannel:teams')).toBeUndefined();
+    expect(await codeOf(s.kv.put('adminChannel:teams', { id: 5 }, e2))).toBe('VERSION_CONFLICT');
+  });
+
+  it(':memory: stores are private', async () => {
+    const a = openSqliteStore(':memory:');
+    const b = openSqliteStore(':memory:');
+    await a.create(rawRequest('HW-1001'));
+    expect(await b.get('HW-1001')).toBeUndefined();
+    await a.close();
+    await b.close();
+  });
+});
