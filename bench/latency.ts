@@ -1,0 +1,140 @@
+/**
+ * Interactive latency: the bot and its baselines as child processes, autocannon in this process.
+ * Every scenario runs against the bot and then, back to back, against its baseline, so that
+ * background load on a shared machine hits both alike.
+ */
+import { runLoad, type LoadResult, type RequestFactory } from './lib/load';
+import { mib, rssBytes, type ChildServer } from './lib/procs';
+import {
+  slackBlockActionsBody,
+  slackCommandBody,
+  slackSignature,
+  teamsActivity,
+  teamsExecuteInvoke,
+} from '../test/helpers/reliability-payloads';
+
+export interface ScenarioResult {
+  scenario: string;
+  connections: number;
+  bot: LoadResult;
+  baseline: LoadResult;
+  baselineName: string;
+}
+
+export interface LatencyTargets {
+  bot: ChildServer & { url: string };
+  echo: ChildServer & { url: string };
+  bolt: ChildServer & { url: string };
+}
+
+export interface ScenarioContext {
+  connectorUrl: string;
+  signingSecret: string;
+  /** The pending request the Approve click is aimed at. */
+  pending: { id: string; planHash: string };
+  /** Slack block_actions fields of an Approve button as the Slack adapter renders it. */
+  slackApprove: (requestId: string, planHash: string) => { actionId: string; value: string; blockId?: string };
+}
+
+const json = { 'content-type': 'application/json' };
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+export interface Scenario {
+  name: string;
+  /** What the row measures, for the report. */
+  description: string;
+  baseline: 'echo' | 'bolt';
+  request(ctx: ScenarioContext): RequestFactory;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'Teams message turn',
+    description: '`status` as a Teams message; the reply is POSTed to a local fake connector before the 200',
+    baseline: 'echo',
+    request: (ctx) => (conn) => ({
+      method: 'POST',
+      path: '/api/messages',
+      headers: json,
+      body: JSON.stringify(
+        teamsActivity({
+          serviceUrl: ctx.connectorUrl,
+          text: 'status',
+          from: { id: `29:bench-${conn}`, name: `Bench ${conn}`, aadObjectId: `00000000-0000-0000-0001-${String(conn).padStart(12, '0')}` },
+        }),
+      ),
+    }),
+  },
+  {
+    name: 'Teams Approve (Action.Execute)',
+    description: '`adaptiveCard/action` invoke, verb approve, on a real pending request by a non-approver: refused by policy, answered with the card',
+    baseline: 'echo',
+    request: (ctx) => (conn) => ({
+      method: 'POST',
+      path: '/api/messages',
+      headers: json,
+      body: JSON.stringify(
+        teamsExecuteInvoke({
+          serviceUrl: ctx.connectorUrl,
+          verb: 'approve',
+          data: { requestId: ctx.pending.id, planHash: ctx.pending.planHash },
+          from: { id: `29:bench-${conn}`, name: `Bench ${conn}`, aadObjectId: `00000000-0000-0000-0001-${String(conn).padStart(12, '0')}` },
+          conversationId: '19:bench-admin@thread.tacv2',
+        }),
+      ),
+    }),
+  },
+  {
+    name: 'Slack slash command ack',
+    description: '`/hopsworks status`, signed form POST to /slack/events',
+    baseline: 'bolt',
+    request: (ctx) => (conn) => {
+      const body = slackCommandBody({ text: 'status', user: { id: `U0BENCH${conn}`, name: `bench${conn}` }, channelId: `C0BENCH${conn}` });
+      return { method: 'POST', path: '/slack/events', headers: { ...form, ...slackSignature(ctx.signingSecret, body) }, body };
+    },
+  },
+  {
+    name: 'Slack button ack',
+    description: 'signed `block_actions` click on the approval message\'s Approve button by a non-approver',
+    baseline: 'bolt',
+    request: (ctx) => (conn) => {
+      const button = ctx.slackApprove(ctx.pending.id, ctx.pending.planHash);
+      const body = slackBlockActionsBody({ ...button, user: { id: `U0BENCH${conn}`, name: `bench${conn}` }, channelId: 'C0ADMIN' });
+      return { method: 'POST', path: '/slack/events', headers: { ...form, ...slackSignature(ctx.signingSecret, body) }, body };
+    },
+  },
+];
+
+export async function runLatency(
+  targets: LatencyTargets,
+  ctx: ScenarioContext,
+  opts: { durationS: number; warmupS: number; concurrencies: number[]; log: (s: string) => void },
+): Promise<ScenarioResult[]> {
+  const out: ScenarioResult[] = [];
+  for (const sc of SCENARIOS) {
+    const base = sc.baseline === 'echo' ? targets.echo : targets.bolt;
+    const factory = sc.request(ctx);
+    if (opts.warmupS > 0) {
+      await runLoad({ url: targets.bot.url, connections: 10, durationS: opts.warmupS, request: factory });
+      await runLoad({ url: base.url, connections: 10, durationS: opts.warmupS, request: factory });
+    }
+    for (const c of opts.concurrencies) {
+      const bot = await runLoad({ url: targets.bot.url, connections: c, durationS: opts.durationS, request: factory });
+      const baseline = await runLoad({ url: base.url, connections: c, durationS: opts.durationS, request: factory });
+      opts.log(
+        `${sc.name} c=${c}: bot p50 ${bot.p50.toFixed(1)} p99 ${bot.p99.toFixed(1)} max ${bot.max.toFixed(1)} ms (${bot.rps}/s, non-2xx ${bot.non2xx}, errors ${bot.errors}); ` +
+          `${base.name} p50 ${baseline.p50.toFixed(1)} p99 ${baseline.p99.toFixed(1)} max ${baseline.max.toFixed(1)} ms (${baseline.rps}/s)`,
+      );
+      out.push({ scenario: sc.name, connections: c, bot, baseline, baselineName: base.name });
+    }
+  }
+  return out;
+}
+
+export function rssMiB(child: ChildServer): number {
+  try {
+    return mib(rssBytes(child.pid));
+  } catch {
+    return NaN;
+  }
+}
