@@ -1,7 +1,7 @@
 /** Hand-written fakes of the core's ports for test/core and test/store (no module mocking). */
 import { computePlanHash } from '../../src/core/plan';
 import type { Clock, Logger, Notifier, RequestEvent, StepSecret, SubmitInput } from '../../src/core/ports';
-import type { Actor, Plan, PlanStep, SetupOptions, SetupRequest, Target } from '../../src/core/types';
+import type { Actor, FormOutputs, Plan, PlanStep, SetupOptions, SetupRequest, Target } from '../../src/core/types';
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
@@ -153,4 +153,90 @@ export function rawRequest(id: string, overrides: Partial<SetupRequest> = {}): S
     version: 0,
     ...overrides,
   };
+}
+
+/** A promise with its resolve exposed. */
+export class Gate {
+  readonly promise: Promise<void>;
+  open!: () => void;
+  opened = false;
+  constructor() {
+    this.promise = new Promise<void>((resolve) => {
+      this.open = () => {
+        this.opened = true;
+        resolve();
+      };
+    });
+  }
+}
+
+/** Hand-written fake of the provisioner's step port: scripted per step, recording what it saw. */
+export class FakeExecutor {
+  /** Every call in order, with the request exactly as the runner passed it. */
+  calls: { stepId: string; request: SetupRequest }[] = [];
+  log: string[] = [];
+  active = new Set<string>();
+  maxActive = 0;
+  /** Awaited before a step finishes. */
+  holds = new Map<string, Promise<void>>();
+  /** Opened when a step starts. */
+  startedGates = new Map<string, Gate>();
+  /** Failures to throw, consumed one per attempt. */
+  failures = new Map<string, Error[]>();
+  secrets = new Map<string, StepSecret>();
+  /** Runs inside executeStep before anything else (e.g. to inspect the store). */
+  onStart?: (stepId: string, request: SetupRequest) => Promise<void> | void;
+
+  started(stepId: string): Gate {
+    let g = this.startedGates.get(stepId);
+    if (!g) {
+      g = new Gate();
+      this.startedGates.set(stepId, g);
+    }
+    return g;
+  }
+
+  count(stepId: string): number {
+    return this.calls.filter((c) => c.stepId === stepId).length;
+  }
+
+  async executeStep(request: SetupRequest, s: PlanStep): Promise<{ output?: Record<string, string>; secret?: StepSecret }> {
+    this.calls.push({ stepId: s.id, request: structuredClone(request) });
+    this.log.push(`start:${s.id}`);
+    this.active.add(s.id);
+    this.maxActive = Math.max(this.maxActive, this.active.size);
+    this.started(s.id).open();
+    try {
+      await this.onStart?.(s.id, request);
+      await (this.holds.get(s.id) ?? Promise.resolve());
+      // Let other scheduled work interleave, as a real network call would.
+      await new Promise((r) => setImmediate(r));
+      const failure = this.failures.get(s.id)?.shift();
+      if (failure) {
+        this.log.push(`fail:${s.id}`);
+        throw failure;
+      }
+      this.log.push(`done:${s.id}`);
+      const deps = Object.fromEntries(s.dependsOn.map((d) => [`from_${d}`, request.steps[d]?.output?.id ?? 'MISSING']));
+      return { output: { id: `/fake/${s.id}`, ...deps }, ...(this.secrets.has(s.id) ? { secret: this.secrets.get(s.id) } : {}) };
+    } finally {
+      this.active.delete(s.id);
+    }
+  }
+
+  outputs(request: SetupRequest): FormOutputs {
+    return {
+      resourceGroup: request.target.resourceGroup,
+      location: request.target.location,
+      storageAccountName: request.options.storageAccountName,
+      containerName: request.options.containerName,
+      registryName: request.options.registryName,
+      sshKeyName: request.options.sshKeyName,
+      managedIdentityName: request.options.identityName,
+      managedIdentityResourceId: request.steps.managedIdentity?.output?.id ?? '',
+      backupRetentionDays: request.options.backupRetentionDays,
+      subscriptionId: request.target.subscriptionId,
+      tenantId: request.target.tenantId ?? '',
+    };
+  }
 }

