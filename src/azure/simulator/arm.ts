@@ -56,6 +56,8 @@ export interface ArmContext {
   inlineMaxMs: number;
   sleep(ms: number): Promise<void>;
   changed(): void;
+  /** RSA size for generateKeyPair (2048 keeps a busy benchmark machine fast; Azure itself uses 3072). */
+  sshKeyBits: number;
 }
 
 export class ArmError extends Error {
@@ -880,7 +882,7 @@ export class ArmHandlers {
     if (encryption !== 'RSA' && encryption !== 'Ed25519') {
       throw badRequest('InvalidParameter', `The value '${encryption}' of parameter encryptionType is invalid. Allowed values are RSA and Ed25519.`);
     }
-    const [pair] = await Promise.all([generateSshKeyPair(encryption), this.ctx.sleep(this.ctx.duration('generateKeyPair'))]);
+    const [pair] = await Promise.all([generateSshKeyPair(encryption, this.ctx.sshKeyBits), this.ctx.sleep(this.ctx.duration('generateKeyPair'))]);
     // Another generateKeyPair may have won while the key was being generated.
     if (typeof r.properties.publicKey === 'string' && r.properties.publicKey.length > 0) {
       throw new ArmError(409, 'OperationNotAllowed', `Public key already exists for the SSH public key resource '${name}'. Generating a new key pair is not allowed.`);
@@ -1209,11 +1211,11 @@ function wrap64(s: string): string {
   return lines.join('\r\n') + '\r\n';
 }
 
-async function generateSshKeyPair(type: 'RSA' | 'Ed25519'): Promise<{ privateKey: string; publicKey: string }> {
+async function generateSshKeyPair(type: 'RSA' | 'Ed25519', bits: number): Promise<{ privateKey: string; publicKey: string }> {
   const pair = await new Promise<{ publicKey: string; privateKey: string }>((resolve, reject) => {
     const cb = (err: Error | null, publicKey: string, privateKey: string) => (err ? reject(err) : resolve({ publicKey, privateKey }));
     if (type === 'RSA') {
-      crypto.generateKeyPair('rsa', { modulusLength: 3072, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } }, cb);
+      crypto.generateKeyPair('rsa', { modulusLength: bits, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } }, cb);
     } else {
       crypto.generateKeyPair('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }, cb);
     }

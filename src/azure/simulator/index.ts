@@ -81,6 +81,11 @@ export interface ArmSimulatorOptions {
   faults?: FaultOptions;
   tenantId?: string;
   subscriptions?: SubscriptionSeed[];
+  /**
+   * Namespaces left NotRegistered in the default subscription (default Microsoft.ContainerRegistry and
+   * Microsoft.ManagedIdentity, so a sandbox plan shows registrations; tests often pass []).
+   */
+  unregisteredProviders?: string[];
   /** Unscaled directory replication delay for new identities (default 30 s). */
   propagationDelayMs?: number;
   /** Actions the bot identity holds (default DEFAULT_BOT_ACTIONS). */
@@ -92,6 +97,8 @@ export interface ArmSimulatorOptions {
   /** Directory of the sandbox CA (default SANDBOX_CA_DIR or ./.sandbox). */
   caDir?: string;
   identityHeader?: string;
+  /** RSA modulus for generateKeyPair (default 2048; pass 3072 to match Azure exactly). */
+  sshKeyBits?: number;
 }
 
 export interface RequestLogEntry {
@@ -150,6 +157,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     newState({
       tenantId: options.tenantId,
       subscriptions: options.subscriptions,
+      unregisteredProviders: options.unregisteredProviders,
       botActions: options.botActions,
       principals: options.principals,
       identityHeader: options.identityHeader,
@@ -192,6 +200,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     },
     sleep,
     changed,
+    sshKeyBits: options.sshKeyBits ?? 2048,
   });
 
   const requestLog: RequestLogEntry[] = [];

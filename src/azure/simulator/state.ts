@@ -218,10 +218,15 @@ export function newState(opts: {
   botActions?: string[];
   principals?: PrincipalSeed[];
   identityHeader?: string;
+  unregisteredProviders?: string[];
 }): SimStateData {
   const tenantId = opts.tenantId ?? DEFAULT_TENANT_ID;
   const subscriptions: Record<string, SimSubscription> = {};
-  for (const seed of opts.subscriptions ?? DEFAULT_SUBSCRIPTIONS) {
+  const seeds = opts.subscriptions ?? DEFAULT_SUBSCRIPTIONS.map((s) => ({
+    ...s,
+    providers: opts.unregisteredProviders ? Object.fromEntries(opts.unregisteredProviders.map((ns) => [ns, 'NotRegistered' as const])) : s.providers,
+  }));
+  for (const seed of seeds) {
     subscriptions[key(seed.subscriptionId)] = seedSubscription(seed);
   }
   const botPrincipalId = crypto.randomUUID();

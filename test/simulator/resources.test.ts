@@ -1,0 +1,156 @@
+import * as crypto from 'node:crypto';
+import sshpk from 'sshpk';
+import type { ArmSimulator } from '../../src/azure/simulator';
+import { collect, startSimulatorWithClients, type SimClients } from '../helpers/arm-simulator';
+
+const RG = 'rg-hopsworks-dev';
+let sim: ArmSimulator;
+let c: SimClients;
+
+beforeAll(async () => {
+  ({ sim, clients: c } = await startSimulatorWithClients({ timeScale: 0.001 }));
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+describe('subscriptions and resource groups', () => {
+  it('lists the sandbox subscription with its tenant and checks resource group existence', async () => {
+    const subs = await collect(c.subscriptions.subscriptions.list());
+    expect(subs).toEqual([expect.objectContaining({ subscriptionId: sim.subscriptionId, tenantId: sim.tenantId, displayName: 'Sandbox subscription', state: 'Enabled' })]);
+    expect((await c.subscriptions.subscriptions.get(sim.subscriptionId)).tenantId).toBe(sim.tenantId);
+    expect((await c.resources.resourceGroups.checkExistence(RG)).body).toBe(true);
+    expect((await c.resources.resourceGroups.checkExistence('rg-missing')).body).toBe(false);
+    const groups = await collect(c.resources.resourceGroups.list());
+    expect(groups.map((g) => [g.name, g.location])).toEqual(
+      expect.arrayContaining([[RG, 'westeurope'], ['rg-hopsworks-prod', 'northeurope'], ['rg-analytics', 'eastus']]),
+    );
+    await expect(c.resources.resourceGroups.get('rg-missing')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+  });
+});
+
+describe('storage accounts', () => {
+  it('reports name availability: free, invalid and taken elsewhere', async () => {
+    sim.takeGlobalName('storage', 'takenbyothers');
+    const check = (name: string) => c.storage.storageAccounts.checkNameAvailability({ name, type: 'Microsoft.Storage/storageAccounts' });
+    expect(await check('hopsfree001')).toMatchObject({ nameAvailable: true });
+    expect(await check('Not_Valid')).toMatchObject({ nameAvailable: false, reason: 'AccountNameInvalid' });
+    expect(await check('takenbyothers')).toMatchObject({ nameAvailable: false, reason: 'AlreadyExists', message: 'The storage account named takenbyothers is already taken.' });
+  });
+
+  it('creates an account idempotently, keeps tags, and refuses a name owned by someone else', async () => {
+    const params = { location: 'westeurope', sku: { name: 'Standard_RAGRS' as const }, kind: 'StorageV2' as const, minimumTlsVersion: 'TLS1_2' as const, tags: { 'managed-by': 'hopsworks-setup-bot' } };
+    const created = await c.storage.storageAccounts.beginCreateAndWait(RG, 'hopsstore001', params);
+    expect(created).toMatchObject({ name: 'hopsstore001', provisioningState: 'Succeeded', minimumTlsVersion: 'TLS1_2', tags: params.tags, primaryEndpoints: expect.objectContaining({ blob: 'https://hopsstore001.blob.core.windows.net/' }) });
+    const again = await c.storage.storageAccounts.beginCreateAndWait(RG, 'hopsstore001', params);
+    expect(again.id).toBe(created.id);
+    expect(sim.resources()['Microsoft.Storage/storageAccounts'].filter((r) => r.name === 'hopsstore001')).toHaveLength(1);
+    expect((await c.storage.storageAccounts.getProperties(RG, 'hopsstore001')).tags).toEqual(params.tags);
+
+    await expect(c.storage.storageAccounts.beginCreateAndWait('rg-analytics', 'hopsstore001', params)).rejects.toMatchObject({ statusCode: 409, code: 'StorageAccountInAnotherResourceGroup' });
+    sim.takeGlobalName('storage', 'someoneelses');
+    await expect(c.storage.storageAccounts.beginCreateAndWait(RG, 'someoneelses', params)).rejects.toMatchObject({ statusCode: 409, code: 'StorageAccountAlreadyTaken' });
+    await expect(c.storage.storageAccounts.getProperties(RG, 'nosuchaccount')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+  });
+
+  it('runs a long create through 202 + Location polling while GET shows it Creating', async () => {
+    sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0 });
+    try {
+      const poller = c.storage.storageAccounts.create(RG, 'hopslro001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+      await poller.submitted();
+      expect((await c.storage.storageAccounts.getProperties(RG, 'hopslro001')).provisioningState).toBe('Creating');
+      const account = await poller.pollUntilDone();
+      expect(account.provisioningState).toBe('Succeeded');
+      const log = sim.requestLog.filter((e) => /hopslro001|asyncoperations/i.test(e.path));
+      expect(log.find((e) => e.method === 'PUT')?.status).toBe(202);
+      expect(log.some((e) => e.method === 'GET' && /\/asyncoperations\//.test(e.path) && e.status === 200)).toBe(true);
+    } finally {
+      sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250 });
+    }
+  });
+
+  it('creates empty blob containers, lists, deletes them, and lets a test mark one as holding blobs', async () => {
+    await c.storage.storageAccounts.beginCreateAndWait(RG, 'hopsblobs001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+    const created = await c.storage.blobContainers.create(RG, 'hopsblobs001', 'hopsworksai-1', {});
+    expect(created).toMatchObject({ name: 'hopsworksai-1', publicAccess: 'None' });
+    expect(sim.containerHasBlobs('hopsblobs001', 'hopsworksai-1')).toBe(false);
+    sim.markContainerHasBlobs('hopsblobs001', 'hopsworksai-1');
+    expect(sim.containerHasBlobs('hopsblobs001', 'hopsworksai-1')).toBe(true);
+    expect((await collect(c.storage.blobContainers.list(RG, 'hopsblobs001'))).map((x) => x.name)).toEqual(['hopsworksai-1']);
+    await expect(c.storage.blobContainers.create(RG, 'hopsblobs001', 'Bad--Name', {})).rejects.toMatchObject({ statusCode: 400 });
+    await c.storage.blobContainers.delete(RG, 'hopsblobs001', 'hopsworksai-1');
+    await expect(c.storage.blobContainers.get(RG, 'hopsblobs001', 'hopsworksai-1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('container registries', () => {
+  it('creates a Premium registry through Azure-AsyncOperation polling and enables retention', async () => {
+    sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0 });
+    try {
+      expect(await c.registry.registries.checkNameAvailability({ name: 'hopsacr001', type: 'Microsoft.ContainerRegistry/registries' })).toMatchObject({ nameAvailable: true });
+      const reg = await c.registry.registries.create(RG, 'hopsacr001', { location: 'westeurope', sku: { name: 'Premium' }, adminUserEnabled: false, tags: { owner: 'bot' } });
+      expect(reg).toMatchObject({ name: 'hopsacr001', provisioningState: 'Succeeded', loginServer: 'hopsacr001.azurecr.io', adminUserEnabled: false, tags: { owner: 'bot' } });
+      expect(sim.requestLog.some((e) => /\/operationStatuses\//i.test(e.path) && e.status === 200)).toBe(true);
+    } finally {
+      sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250 });
+    }
+    const updated = await c.registry.registries.update(RG, 'hopsacr001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } });
+    expect(updated.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
+    expect((await c.registry.registries.get(RG, 'hopsacr001')).policies?.retentionPolicy?.status).toBe('enabled');
+    expect(await c.registry.registries.checkNameAvailability({ name: 'hopsacr001', type: 'Microsoft.ContainerRegistry/registries' })).toMatchObject({ nameAvailable: false, reason: 'AlreadyExists' });
+  });
+
+  it('refuses retention on a Basic registry and a name that is taken globally', async () => {
+    await c.registry.registries.create(RG, 'hopsbasic001', { location: 'westeurope', sku: { name: 'Basic' } });
+    await expect(c.registry.registries.update(RG, 'hopsbasic001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } })).rejects.toMatchObject({ statusCode: 400 });
+    expect((await c.registry.registries.get(RG, 'hopsbasic001')).policies?.retentionPolicy?.status).toBe('disabled');
+    sim.takeGlobalName('registry', 'hopsworksecr');
+    await expect(c.registry.registries.create(RG, 'hopsworksecr', { location: 'westeurope', sku: { name: 'Premium' } })).rejects.toMatchObject({ statusCode: 409 });
+    expect(sim.resources()['Microsoft.ContainerRegistry/registries'].map((r) => r.name)).not.toContain('hopsworksecr');
+  });
+});
+
+describe('ssh public keys', () => {
+  it('generates a real RSA key pair once and refuses a second generation', async () => {
+    const created = await c.compute.sshPublicKeys.create(RG, 'hopsworks-key', { location: 'westeurope', tags: { purpose: 'hopsworks' } });
+    expect(created.id).toBe(`/subscriptions/${sim.subscriptionId}/resourceGroups/${RG.toUpperCase()}/providers/Microsoft.Compute/sshPublicKeys/hopsworks-key`);
+    const pair = await c.compute.sshPublicKeys.generateKeyPair(RG, 'hopsworks-key');
+    expect(pair.id).toBe(created.id);
+    const lines = pair.publicKey.split('\r\n').filter(Boolean);
+    expect(lines.every((l) => l.length <= 64)).toBe(true);
+    const pub = sshpk.parseKey(pair.publicKey.replace(/\r?\n/g, ''), 'ssh');
+    expect(pub.type).toBe('rsa');
+    // The private key really belongs to the public key: sign with one, verify with the other.
+    const priv = crypto.createPrivateKey(pair.privateKey);
+    const sig = crypto.sign('sha256', Buffer.from('hopsworks'), priv);
+    expect(crypto.verify('sha256', Buffer.from('hopsworks'), crypto.createPublicKey(pub.toString('pkcs8')), sig)).toBe(true);
+    expect((await c.compute.sshPublicKeys.get(RG, 'hopsworks-key')).publicKey).toBe(pair.publicKey);
+    await expect(c.compute.sshPublicKeys.generateKeyPair(RG, 'hopsworks-key')).rejects.toMatchObject({ statusCode: 409 });
+    expect(JSON.stringify(sim.state)).not.toContain(pair.privateKey.split('\r\n')[1]);
+  });
+
+  it('stores a supplied public key and rejects garbage', async () => {
+    const pem = crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const openssh = sshpk.parseKey(pem, 'pem').toString('ssh');
+    const k = await c.compute.sshPublicKeys.create(RG, 'supplied-key', { location: 'westeurope', publicKey: openssh });
+    expect(k.publicKey).toBe(openssh);
+    await expect(c.compute.sshPublicKeys.create(RG, 'bad-key', { location: 'westeurope', publicKey: 'not a key' })).rejects.toMatchObject({ statusCode: 400 });
+    expect((await collect(c.compute.sshPublicKeys.listByResourceGroup(RG))).map((x) => x.name).sort()).toEqual(['hopsworks-key', 'supplied-key']);
+  });
+});
+
+describe('resource providers', () => {
+  it('registers a provider: Registering, then Registered after the scaled delay; writes before that are refused', async () => {
+    sim.setProviderState('Microsoft.ContainerRegistry', 'NotRegistered');
+    expect((await c.resources.providers.get('Microsoft.ContainerRegistry')).registrationState).toBe('NotRegistered');
+    await expect(c.registry.registries.create(RG, 'hopsearly001', { location: 'westeurope', sku: { name: 'Premium' } })).rejects.toMatchObject({ statusCode: 409 });
+    expect((await c.resources.providers.register('Microsoft.ContainerRegistry')).registrationState).toBe('Registering');
+    let state = 'Registering';
+    for (let i = 0; i < 200 && state !== 'Registered'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      state = (await c.resources.providers.get('Microsoft.ContainerRegistry')).registrationState ?? '';
+    }
+    expect(state).toBe('Registered');
+    await c.registry.registries.create(RG, 'hopsearly001', { location: 'westeurope', sku: { name: 'Premium' } });
+  });
+});
