@@ -117,7 +117,6 @@ export function slackBlockActionsBody(opts: {
 }): string {
   const user = opts.user ?? { id: 'U0BENCH', name: 'bench' };
   seq += 1;
-  const now = Date.now() / 1000;
   const messageTs = opts.messageTs ?? '1700000000.000100';
   const payload = {
     type: 'block_actions',
@@ -140,7 +139,8 @@ export function slackBlockActionsBody(opts: {
         text: { type: 'plain_text', text: 'Click', emoji: true },
         value: opts.value,
         type: 'button',
-        action_ts: `${now.toFixed(6)}`,
+        // Unique per click: the adapter treats a repeated (user, action_ts) as Slack retrying a delivery.
+        action_ts: `${Math.floor(Date.now() / 1000)}.${String(seq % 1_000_000).padStart(6, '0')}`,
       },
     ],
   };

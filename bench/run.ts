@@ -1,0 +1,217 @@
+/**
+ * `npm run bench`: provisioning makespan, interactive latency against bare botbuilder and Bolt
+ * baselines, 20 concurrent setups under ARM throttling, startup time and memory. Prints one
+ * markdown table and writes bench/results.json. `--write-doc` also refreshes docs/performance.md.
+ *
+ * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
+ * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05).
+ */
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SCENARIOS, runLatency, rssMiB, type ScenarioResult } from './latency';
+import { runProvisioningBench, type ProvisioningResult } from './provisioning';
+import { runConcurrentSetups, type ConcurrentSetupsResult } from './setups';
+import { freePort, ROOT, startTsChild, type ChildServer } from './lib/procs';
+import { fmtMs, fmtRatio, fmtS, markdownTable, type Row } from './lib/report';
+import { ratio, round } from './lib/stats';
+import { startFakeConnector, startFakeSlackApi } from '../test/helpers/reliability-fakes';
+import { openService, seedPendingRequest } from '../test/helpers/reliability-seed';
+import { startBenchSimulator } from './lib/simulator';
+import { encodeButtonValue } from '../src/bot/slack/blockkit';
+
+const SIGNING_SECRET = 'bench-signing-secret-0123456789abcdef';
+const BOT_TOKEN = 'xoxb-bench-000000000000-000000000000-benchbenchbenchbenchbenc';
+/** The benchmark's approver: listed in HOPSWORKS_APPROVERS, used to approve the concurrent setups. */
+export const BENCH_APPROVER = { platform: 'teams' as const, userId: '00000000-0000-0000-0000-00000000a001', displayName: 'Bench Approver' };
+const REQUESTER = { platform: 'teams' as const, userId: '00000000-0000-0000-0000-00000000b001', displayName: 'Bench Requester' };
+
+function num(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+const log = (s: string): void => {
+  process.stderr.write(`[bench] ${s}\n`);
+};
+
+async function main(): Promise<void> {
+  const began = Date.now();
+  const writeDoc = process.argv.includes('--write-doc');
+  const durationS = num('BENCH_DURATION_S', 10);
+  const warmupS = num('BENCH_WARMUP_S', 2);
+  const concurrentSetups = num('BENCH_CONCURRENT_SETUPS', 20);
+  const timeScale = num('BENCH_TIME_SCALE', 0.05);
+  const concurrencies = [1, 50];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'hopsworks-bench-'));
+  const cpus = os.cpus();
+
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    command: 'npm run bench',
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, totalMemMiB: Math.round(os.totalmem() / 2 ** 20), loadAvg1m: os.loadavg()[0] },
+    settings: { durationS, warmupS, concurrencies, concurrentSetups, timeScale },
+  };
+  const rows: Row[] = [];
+  const children: ChildServer[] = [];
+
+  // 1. Provisioning makespan (B2's bench/provision.ts logic).
+  log('provisioning makespan on the simulator…');
+  let provisioning: ProvisioningResult | { error: string };
+  try {
+    provisioning = await runProvisioningBench({ timeScale });
+  } catch (err) {
+    provisioning = { error: String((err as Error).message ?? err) };
+  }
+  results.provisioning = provisioning;
+  if ('error' in provisioning) {
+    rows.push({ metric: 'Provisioning makespan', value: `not measured: ${provisioning.error.split('\n')[0]}` });
+  } else {
+    const p = provisioning;
+    rows.push({ metric: 'Provisioning makespan (one setup, simulated durations)', value: fmtS(p.makespanS), baseline: `critical path ${fmtS(p.criticalPathS)}`, ratio: fmtRatio(p.ratioToCriticalPath), target: '≤ 1.05×', met: p.ratioToCriticalPath <= 1.05 });
+    rows.push({ metric: 'Provisioning vs the guide\'s one-after-another order', value: fmtS(p.makespanS), baseline: `sequential ${fmtS(p.sequentialS)}`, ratio: fmtRatio(p.ratioToSequential) });
+    rows.push({ metric: 'ARM requests per setup', value: String(p.armRequestsPerSetup) });
+  }
+
+  // 2. Children: the bot (live mode against a simulator in this process), the two baselines.
+  const sim = await startBenchSimulator({ timeScale });
+  const connector = await startFakeConnector();
+  const slackApi = await startFakeSlackApi();
+  const dbPath = path.join(tmp, 'bot.sqlite');
+  const { store, service } = openService(dbPath, [BENCH_APPROVER.userId]);
+  const pending = await seedPendingRequest(service, store, { requester: REQUESTER, resourceGroup: sim.spareResourceGroup });
+  const ports = { bot: await freePort(), echo: await freePort(), bolt: await freePort() };
+  const common = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, TMPDIR: process.env.TMPDIR };
+  const botEnv: NodeJS.ProcessEnv = {
+    ...common,
+    PORT: String(ports.bot),
+    BOT_DB_PATH: dbPath,
+    LOG_LEVEL: 'warn',
+    AZURE_MODE: 'live',
+    AZURE_SUBSCRIPTION_ID: sim.subscriptionId,
+    AZURE_ARM_ENDPOINT: sim.armEndpoint,
+    IDENTITY_ENDPOINT: sim.identityEndpoint,
+    IDENTITY_HEADER: sim.identityHeader,
+    HOPSWORKS_APPROVERS: BENCH_APPROVER.userId,
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slackApi.url,
+  };
+  try {
+    log('starting the bot…');
+    const bot = Object.assign(await startTsChild({ name: 'bot', entry: 'src/index.ts', env: botEnv, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
+    children.push(bot);
+    log(`bot ready in ${Math.round(bot.readyMs)} ms; starting the botbuilder echo baseline…`);
+    const echo = Object.assign(await startTsChild({ name: 'botbuilder echo bot', entry: 'bench/baselines/echo-bot.ts', env: { ...common, PORT: String(ports.echo) }, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
+    children.push(echo);
+    log(`echo bot ready in ${Math.round(echo.readyMs)} ms; starting the Bolt baseline…`);
+    const bolt = Object.assign(
+      await startTsChild({ name: 'Bolt ack app', entry: 'bench/baselines/bolt-ack.ts', env: { ...common, PORT: String(ports.bolt), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slackApi.url }, readyUrl: `http://127.0.0.1:${ports.bolt}/readyz` }),
+      { url: `http://127.0.0.1:${ports.bolt}` },
+    );
+    children.push(bolt);
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
+
+    // 3. Latency.
+    const latency: ScenarioResult[] = await runLatency(
+      { bot, echo, bolt },
+      {
+        connectorUrl: connector.url,
+        signingSecret: SIGNING_SECRET,
+        pending: { id: pending.id, planHash: pending.plan!.hash },
+        slackApprove: (requestId, planHash) => ({ actionId: 'hw:0', value: encodeButtonValue({ k: 'execute', v: 'approve', d: { requestId, planHash } }) }),
+      },
+      { durationS, warmupS, concurrencies, log },
+    );
+    const after = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
+    const unchanged = await store.get(pending.id);
+    results.latency = {
+      scenarios: SCENARIOS.map((s) => ({ name: s.name, measures: s.description, baseline: s.baseline === 'echo' ? 'bare botbuilder CloudAdapter echo bot' : 'bare Bolt app that only acks' })),
+      pendingRequestUnchanged: unchanged?.version === pending.version && unchanged?.state === 'pendingApproval',
+      runs: latency.map((r) => ({
+        scenario: r.scenario,
+        connections: r.connections,
+        bot: r.bot,
+        baseline: { name: r.baselineName, ...r.baseline },
+        p99Ratio: ratio(r.bot.p99, r.baseline.p99),
+      })),
+    };
+    for (const r of latency) {
+      const rr = ratio(r.bot.p99, r.baseline.p99);
+      const errs = r.bot.non2xx + r.bot.errors;
+      rows.push({
+        metric: `${r.scenario}, c=${r.connections}: p50 / p99 / max${errs ? ` (${errs} non-2xx/errors)` : ''}`,
+        value: `${fmtMs(r.bot.p50)} / ${fmtMs(r.bot.p99)} / ${fmtMs(r.bot.max)}`,
+        baseline: `${fmtMs(r.baseline.p50)} / ${fmtMs(r.baseline.p99)} / ${fmtMs(r.baseline.max)}`,
+        ratio: `p99 ${fmtRatio(rr)}`,
+        target: r.connections === 50 ? 'p99 ≤ 1.5× and < 100 ms' : 'p99 ≤ 1.5×',
+        met: rr <= 1.5 && (r.connections !== 50 || r.bot.p99 < 100) && errs === 0,
+      });
+    }
+
+    // 4. Startup and memory.
+    results.startup = {
+      bot: { readyMs: round(bot.readyMs, 0), rssIdleMiB: idle.bot, rssAfterLatencyMiB: after.bot },
+      botbuilderEcho: { readyMs: round(echo.readyMs, 0), rssIdleMiB: idle.echo, rssAfterLatencyMiB: after.echo },
+      boltAck: { readyMs: round(bolt.readyMs, 0), rssIdleMiB: idle.bolt, rssAfterLatencyMiB: after.bolt },
+      note: 'time from spawn (node --import tsx) to the first 200 on /readyz; RSS from /proc/<pid>/status VmRSS',
+    };
+    rows.push({ metric: 'Start to /readyz (bot: store + ARM reachable)', value: fmtMs(bot.readyMs), baseline: `echo ${fmtMs(echo.readyMs)}, Bolt ${fmtMs(bolt.readyMs)}`, ratio: fmtRatio(ratio(bot.readyMs, echo.readyMs)) });
+    rows.push({ metric: 'Resident memory, idle', value: `${idle.bot} MiB`, baseline: `echo ${idle.echo} MiB, Bolt ${idle.bolt} MiB`, ratio: fmtRatio(ratio(idle.bot, idle.echo)) });
+    rows.push({ metric: 'Resident memory, after the latency runs', value: `${after.bot} MiB`, baseline: `echo ${after.echo} MiB, Bolt ${after.bolt} MiB`, ratio: fmtRatio(ratio(after.bot, after.echo)) });
+    await echo.stop();
+    await bolt.stop();
+
+    // 5. Concurrent setups through the running bot's job runner, the simulator throttling.
+    log(`${concurrentSetups} concurrent setups under throttling…`);
+    let setups: ConcurrentSetupsResult | { error: string };
+    try {
+      setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, log });
+    } catch (err) {
+      setups = { error: String((err as Error).message ?? err) };
+    }
+    results.concurrentSetups = setups;
+    if ('error' in setups) {
+      rows.push({ metric: `${concurrentSetups} concurrent setups`, value: `not measured: ${setups.error.split('\n')[0]}` });
+    } else {
+      rows.push({ metric: `${setups.count} concurrent setups on ${setups.count} resource groups, 429 throttling: makespan`, value: fmtS(setups.manyMakespanS), baseline: `one setup ${fmtS(setups.singleMakespanS)}`, ratio: fmtRatio(setups.ratio), target: '≤ 1.3×', met: setups.ratio <= 1.3 });
+      rows.push({ metric: 'Failed setups', value: `${setups.failed} of ${setups.count + 1}`, target: '0', met: setups.failed === 0 });
+      rows.push({ metric: 'Throttled ARM requests (429) during the concurrent run', value: String(setups.throttled) });
+    }
+    await bot.stop();
+  } finally {
+    for (const c of children) await c.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    await sim.close();
+    await connector.close();
+    await slackApi.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  results.totalSeconds = round((Date.now() - began) / 1000, 1);
+  const machine = results.machine as { cpus: number; cpuModel: string; node: string };
+  const table = markdownTable(rows);
+  const header = `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${durationS} s per latency run after ${warmupS} s warm-up; total ${results.totalSeconds} s.`;
+  writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
+  process.stdout.write(`\n${header}\n\n${table}\n`);
+  if (writeDoc) updateDoc(header, table);
+}
+
+/** Replaces the table between the markers in docs/performance.md. */
+function updateDoc(header: string, table: string): void {
+  const file = path.join(ROOT, 'docs', 'performance.md');
+  if (!existsSync(file)) return;
+  const doc = readFileSync(file, 'utf8');
+  const start = '<!-- bench:table:start -->';
+  const end = '<!-- bench:table:end -->';
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < i) return;
+  writeFileSync(file, `${doc.slice(0, i + start.length)}\n${header}\n\n${table}\n${doc.slice(j)}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,122 @@
+/**
+ * Concurrent setups: N requests on N resource groups approved at once and provisioned by the running
+ * bot's job runner while the simulator throttles (429 with Retry-After), against one setup alone.
+ * Requests are planned (real provisioner preflight), submitted and approved through the core API on
+ * the bot's SQLite file, as a second bot instance would; the bot process picks them up.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SetupService } from '../src/core/service';
+import type { Store } from '../src/core/ports';
+import type { Actor, SetupRequest } from '../src/core/types';
+import { createAzureClients } from '../src/azure/clients';
+import { AzureProvisioner } from '../src/azure/provisioner';
+import type { BenchSimulator } from './lib/simulator';
+import { round } from './lib/stats';
+
+export interface ConcurrentSetupsResult {
+  count: number;
+  singleMakespanS: number;
+  manyMakespanS: number;
+  ratio: number;
+  failed: number;
+  succeeded: number;
+  throttled: number;
+  armRequests: number;
+  faults: { rate429: number; retryAfterSeconds: number };
+  note: string;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
+
+/** Seconds from the first step's start to the last step's end, over all the requests. */
+function makespanS(requests: SetupRequest[]): number {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const r of requests) {
+    for (const s of Object.values(r.steps)) {
+      if (s.startedAt) start = Math.min(start, Date.parse(s.startedAt));
+      if (s.finishedAt) end = Math.max(end, Date.parse(s.finishedAt));
+    }
+  }
+  return Number.isFinite(start) && Number.isFinite(end) ? (end - start) / 1000 : NaN;
+}
+
+async function waitTerminal(store: Store, ids: string[], timeoutMs: number): Promise<SetupRequest[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await Promise.all(ids.map((id) => store.get(id)));
+    if (all.every((r) => r && TERMINAL.has(r.state))) return all as SetupRequest[];
+    if (Date.now() > deadline) {
+      const left = all.filter((r) => !r || !TERMINAL.has(r.state)).map((r) => `${r?.id}:${r?.state}`);
+      throw new Error(`setups did not finish within ${timeoutMs / 1000} s: ${left.join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runConcurrentSetups(opts: {
+  sim: BenchSimulator;
+  service: SetupService;
+  store: Store;
+  approver: Actor;
+  requester: Actor;
+  count: number;
+  log: (s: string) => void;
+}): Promise<ConcurrentSetupsResult> {
+  const { sim, service, store } = opts;
+  // The bench process plans like the bot does: same simulator, same managed-identity endpoint.
+  process.env.IDENTITY_ENDPOINT = sim.identityEndpoint;
+  process.env.IDENTITY_HEADER = sim.identityHeader;
+  const clients = createAzureClients({ endpoint: sim.armEndpoint, retryOptions: { maxRetries: 10 } });
+  const provisioner = new AzureProvisioner(clients, {});
+  const rgs = sim.resourceGroups(opts.count + 2, `rg-conc-${randomBytes(2).toString('hex')}`);
+
+  const submitOne = async (resourceGroup: string): Promise<SetupRequest> => {
+    const id = await store.nextId();
+    const target = { subscriptionId: sim.subscriptionId, resourceGroup, location: 'westeurope', tenantId: sim.tenantId };
+    const options = await provisioner.suggestOptions(target, id);
+    const plan = await provisioner.preflight({ requestId: id, kind: 'setup', target, options });
+    return service.submit({ id, kind: 'setup', requester: opts.requester, target, options, reason: 'Concurrent setups benchmark', plan, conversations: { activityIds: {} } });
+  };
+  const approveAll = (reqs: SetupRequest[]) => Promise.all(reqs.map((r) => service.approve(r.id, opts.approver, r.plan!.hash)));
+
+  // Warm-up setup: registers the resource providers once (per subscription), so that neither
+  // measured run pays for it, and warms the bot's code paths.
+  opts.log('warm-up setup (registers providers)…');
+  const warm = await submitOne(rgs[0]);
+  await approveAll([warm]);
+  await waitTerminal(store, [warm.id], 180_000);
+
+  const faults = { rate429: 0.1, retryAfterSeconds: 0.5 };
+  sim.setFaults({ ...faults, seed: 42 });
+  try {
+    opts.log('one setup alone…');
+    const single = await submitOne(rgs[1]);
+    await approveAll([single]);
+    const [singleDone] = await waitTerminal(store, [single.id], 180_000);
+
+    opts.log(`${opts.count} setups at once…`);
+    const many = await Promise.all(rgs.slice(2).map(submitOne));
+    const logStart = sim.requestLog.length;
+    await approveAll(many);
+    const manyDone = await waitTerminal(store, many.map((r) => r.id), 300_000);
+    const window = sim.requestLog.slice(logStart);
+    const singleMakespanS = makespanS([singleDone]);
+    const manyMakespanS = makespanS(manyDone);
+    const failed = [singleDone, ...manyDone].filter((r) => r.state !== 'succeeded').length;
+    return {
+      count: opts.count,
+      singleMakespanS: round(singleMakespanS, 2),
+      manyMakespanS: round(manyMakespanS, 2),
+      ratio: round(manyMakespanS / singleMakespanS, 2),
+      failed,
+      succeeded: manyDone.length + 1 - failed,
+      throttled: window.filter((e) => e.fault === '429').length,
+      armRequests: window.length,
+      faults,
+      note: 'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first',
+    };
+  } finally {
+    sim.setFaults(undefined);
+  }
+}
