@@ -63,6 +63,8 @@ export interface FaultOptions {
   retryAfterSeconds?: number;
   /** PRNG seed so a fault sequence can be replayed. */
   seed?: number;
+  /** Share of 5xx/reset faults on writes that strike after the write took effect (default 0.5). */
+  afterWorkShare?: number;
   /** Only requests whose method is listed get faults (default all). */
   methods?: string[];
 }
@@ -108,6 +110,8 @@ export interface RequestLogEntry {
   status: number;
   principal?: string;
   fault?: '429' | '5xx' | 'reset';
+  /** The fault hit after the request had taken effect (a lost answer to a write). */
+  faultAfterWork?: boolean;
 }
 
 export interface ArmSimulator {
@@ -326,7 +330,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         const r3 = r2 + (faults.rate429 ?? 0);
         const retryAfter = String(faults.retryAfterSeconds ?? 0);
         const isWrite = method !== 'GET' && method !== 'HEAD';
-        const whenAfter = isWrite && rng() < 0.5;
+        const whenAfter = isWrite && rng() < (faults.afterWorkShare ?? 0.5);
         if (roll < r1) {
           if (!whenAfter) return reset();
           after = 'reset';
@@ -360,9 +364,11 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         result = await handlers.handle({ method, segments, query: url.searchParams, body, principal, baseUrl: armBase });
       } catch (err) {
         if (!(err instanceof ArmError)) throw err;
+        if (after) entry.faultAfterWork = true;
         if (after === 'reset') return reset();
         return sendError(err);
       }
+      if (after) entry.faultAfterWork = true;
       if (after === 'reset') return reset();
       if (after === '5xx') {
         entry.fault = '5xx';

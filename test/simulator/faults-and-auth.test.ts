@@ -1,0 +1,142 @@
+import * as crypto from 'node:crypto';
+import * as https from 'node:https';
+import type { ArmSimulator } from '../../src/azure/simulator';
+import { ARM_SCOPE } from '../../src/azure/simulator';
+import { collect, startSimulatorWithClients, type SimClients } from '../helpers/arm-simulator';
+
+const RG = 'rg-hopsworks-dev';
+let sim: ArmSimulator;
+let c: SimClients;
+
+beforeAll(async () => {
+  ({ sim, clients: c } = await startSimulatorWithClients({ timeScale: 0.001 }));
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+function rawArm(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${sim.armEndpoint}${path}`, { method: 'GET', headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function token(params: Record<string, string>, header = sim.identityHeader): Promise<{ status: number; body: Record<string, unknown> }> {
+  const url = new URL(sim.identityEndpoint);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': header } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('authentication', () => {
+  it('rejects ARM calls without a token or with an unknown one, with ARM error bodies', async () => {
+    const missing = await rawArm(`/subscriptions?api-version=2022-12-01`);
+    expect(missing.status).toBe(401);
+    expect(JSON.parse(missing.body)).toEqual({ error: { code: 'AuthenticationFailed', message: expect.stringContaining("'Authorization' header is missing") } });
+    const bogus = await rawArm(`/subscriptions?api-version=2022-12-01`, { authorization: 'Bearer not-a-real-token' });
+    expect(bogus.status).toBe(401);
+    expect(JSON.parse(bogus.body).error.code).toBe('InvalidAuthenticationToken');
+  });
+
+  it('issues App Service tokens only with the identity header and only for ARM, and never logs them', async () => {
+    expect((await token({ 'api-version': '2019-08-01', resource: 'https://management.azure.com' }, 'wrong')).status).toBe(401);
+    const vault = await token({ 'api-version': '2019-08-01', resource: 'https://vault.azure.net' });
+    expect(vault.status).toBe(400);
+    expect(vault.body.error).toBe('invalid_resource');
+    const ok = await token({ 'api-version': '2019-08-01', resource: 'https://management.azure.com' });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ token_type: 'Bearer', resource: 'https://management.azure.com', client_id: sim.botClientId });
+    expect(Number(ok.body.expires_on)).toBeGreaterThan(Date.now() / 1000);
+    expect((await token({ 'api-version': '2019-08-01', resource: 'https://management.azure.com', client_id: crypto.randomUUID() })).status).toBe(400);
+
+    const viaSdk = await c.credential.getToken(ARM_SCOPE);
+    const listed = await rawArm(`/subscriptions?api-version=2022-12-01`, { authorization: `Bearer ${viaSdk!.token}` });
+    expect(listed.status).toBe(200);
+    const logged = JSON.stringify(sim.requestLog) + JSON.stringify(sim.state);
+    expect(logged).not.toContain(viaSdk!.token);
+    expect(logged).not.toContain(String(ok.body.access_token));
+  });
+});
+
+describe('injected faults', () => {
+  afterEach(() => sim.setFaults(undefined));
+
+  it('throttles with 429 + Retry-After and the SDK retries until it gets through', async () => {
+    sim.setFaults({ rate429: 0.6, retryAfterSeconds: 0, seed: 7 });
+    const before = sim.requestLog.length;
+    for (let i = 0; i < 5; i++) {
+      expect((await c.resources.resourceGroups.get(RG)).name).toBe(RG);
+    }
+    const entries = sim.requestLog.slice(before);
+    expect(entries.filter((e) => e.fault === '429' && e.status === 429).length).toBeGreaterThan(0);
+    expect(entries.filter((e) => e.status === 200)).toHaveLength(5);
+  });
+
+  it('survives 5xx answers and reset connections on creates without duplicating anything', async () => {
+    sim.setFaults({ rate5xx: 0.3, rateReset: 0.2, seed: 42 });
+    const before = sim.requestLog.length;
+    const account = await c.storage.storageAccounts.beginCreateAndWait(RG, 'faultystore001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+    const identity = await c.msi.userAssignedIdentities.createOrUpdate(RG, 'faulty-identity', { location: 'westeurope' });
+    const reg = await c.registry.registries.create(RG, 'faultyacr001', { location: 'westeurope', sku: { name: 'Premium' } });
+    const key = await c.compute.sshPublicKeys.create(RG, 'faulty-key', { location: 'westeurope' });
+    for (let i = 0; i < 5; i++) await collect(c.storage.storageAccounts.listByResourceGroup(RG));
+    expect([account.provisioningState, reg.provisioningState]).toEqual(['Succeeded', 'Succeeded']);
+    expect(identity.principalId).toBeDefined();
+    expect(key.name).toBe('faulty-key');
+
+    const entries = sim.requestLog.slice(before);
+    expect(entries.some((e) => e.fault === '5xx' && (e.status === 500 || e.status === 503))).toBe(true);
+    expect(entries.some((e) => e.fault === 'reset')).toBe(true);
+    sim.setFaults(undefined);
+    const inventory = sim.resources();
+    expect(inventory['Microsoft.Storage/storageAccounts'].filter((r) => r.name === 'faultystore001')).toHaveLength(1);
+    expect(inventory['Microsoft.ManagedIdentity/userAssignedIdentities'].filter((r) => r.name === 'faulty-identity')).toHaveLength(1);
+    // A repeated PUT of the identity (if a fault hid the first answer) kept one principal.
+    expect((await c.msi.userAssignedIdentities.get(RG, 'faulty-identity')).principalId).toBe(identity.principalId);
+  });
+
+  it('keeps creates idempotent when a PUT took effect but its answer was lost', async () => {
+    sim.setFaults({ rate5xx: 0.25, rateReset: 0.25, afterWorkShare: 1, seed: 3, methods: ['PUT'] });
+    const before = sim.requestLog.length;
+    const scope = `/subscriptions/${sim.subscriptionId}/resourceGroups/${RG}`;
+    const def = await c.authorization.roleDefinitions.createOrUpdate(scope, crypto.randomUUID(), {
+      roleName: 'lost-answer-role',
+      roleType: 'CustomRole',
+      permissions: [{ actions: ['Microsoft.Storage/storageAccounts/read'] }],
+      assignableScopes: [scope],
+    });
+    const ids: string[] = [];
+    for (const name of ['lost-1', 'lost-2', 'lost-3', 'lost-4']) {
+      ids.push((await c.msi.userAssignedIdentities.createOrUpdate(RG, name, { location: 'westeurope' })).principalId!);
+    }
+    for (const [i, principalId] of ids.entries()) {
+      await c.authorization.roleAssignments.create(scope, crypto.randomUUID(), { roleDefinitionId: def.id!, principalId, principalType: 'ServicePrincipal', description: `assignment ${i}` });
+    }
+    sim.setFaults(undefined);
+    const lost = sim.requestLog.slice(before).filter((e) => e.method === 'PUT' && e.faultAfterWork);
+    expect(lost.length).toBeGreaterThan(0);
+    expect(sim.roleAssignments().filter((a) => ids.includes(a.principalId))).toHaveLength(4);
+    for (const [i, name] of ['lost-1', 'lost-2', 'lost-3', 'lost-4'].entries()) {
+      expect((await c.msi.userAssignedIdentities.get(RG, name)).principalId).toBe(ids[i]);
+    }
+  });
+
+  it('replays the same fault sequence for the same seed', async () => {
+    const run = async () => {
+      sim.setFaults({ rate429: 0.3, rate5xx: 0.2, seed: 99, methods: ['GET'] });
+      const before = sim.requestLog.length;
+      for (let i = 0; i < 6; i++) await c.resources.resourceGroups.get(RG);
+      sim.setFaults(undefined);
+      return sim.requestLog.slice(before).map((e) => e.fault ?? '-');
+    };
+    const first = await run();
+    expect(first.some((f) => f !== '-')).toBe(true);
+    expect(await run()).toEqual(first);
+  });
+});
