@@ -623,7 +623,8 @@ export async function planSetup(ctx: Ctx, input: SetupPreflightInput): Promise<P
     warnings,
     missingPermissions: missing,
     cost: estimateCost(steps),
-    hash: computePlanHash(target, steps),
+    // The hash binds the target as the core stores it; the resource group's real location is in every step.
+    hash: computePlanHash(input.target, steps),
     createdAt: ctx.opts.clock.now().toISOString(),
   };
 }
