@@ -308,7 +308,17 @@ export class JobRunner {
       await this.record(stored, 'state.succeeded', {}, 'tornDown');
       return;
     }
-    const outputs = this.provisioner.outputs(latest);
+    let outputs: FormOutputs;
+    try {
+      outputs = this.provisioner.outputs(latest);
+    } catch (err) {
+      // Every step is done but the summary cannot be built: fail visibly rather than resume forever.
+      const error = stepErrorOf(err);
+      this.logger.error({ err, requestId: initial.id }, 'form outputs could not be built');
+      const failedReq = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined));
+      await this.record(failedReq, 'state.failed', { outputsError: error }, 'failed');
+      return;
+    }
     const stored = await write((cur) => (cur.state === 'provisioning' ? { ...transition(cur, 'succeeded', this.clock), outputs } : undefined));
     await this.record(stored, 'state.succeeded', { outputs }, 'succeeded');
   }
