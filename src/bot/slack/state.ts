@@ -1,0 +1,116 @@
+/**
+ * What the Slack adapter must remember between requests: the card behind a form button (a Slack
+ * button value holds at most 2000 characters, a card with its inputs does not fit) and which
+ * deliveries it has already handled. Kept in the core's KeyValueStore when one is given, so several
+ * bot instances share it; in memory otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import { isBotError } from '../../core/errors';
+import type { KeyValueStore } from '../../core/ports';
+
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+}
+
+/** A KeyValueStore-shaped map with expiry, for single-instance use and tests. */
+class MemoryTtlMap {
+  private readonly entries = new Map<string, Entry>();
+
+  get(key: string, now: number): unknown {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.expiresAt <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  set(key: string, value: unknown, expiresAt: number, now: number): void {
+    this.entries.set(key, { value, expiresAt });
+    if (this.entries.size % 256 === 0) this.sweep(now);
+  }
+
+  private sweep(now: number): void {
+    for (const [k, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(k);
+  }
+}
+
+export interface SlackStateOptions {
+  kv?: KeyValueStore;
+  now?: () => number;
+  /** How long a card's form stays openable. Approval cards wait up to the approval TTL (72 h by default). */
+  formTtlMs?: number;
+  /** How long a delivery key is remembered. Slack retries within minutes; commands are never replayed later. */
+  deliveryTtlMs?: number;
+}
+
+/** Stored form (or oversized action) behind a button. */
+export interface StoredForm {
+  card: Record<string, unknown>;
+}
+
+export class SlackState {
+  private readonly memory = new MemoryTtlMap();
+  private readonly kv?: KeyValueStore;
+  private readonly now: () => number;
+  private readonly formTtlMs: number;
+  private readonly deliveryTtlMs: number;
+
+  constructor(opts: SlackStateOptions = {}) {
+    this.kv = opts.kv;
+    this.now = opts.now ?? Date.now;
+    this.formTtlMs = opts.formTtlMs ?? 8 * 24 * 3600_000;
+    this.deliveryTtlMs = opts.deliveryTtlMs ?? 3600_000;
+  }
+
+  async saveForm(form: StoredForm): Promise<string> {
+    const id = randomBytes(9).toString('base64url');
+    await this.write(`slack:form:${id}`, form, this.formTtlMs);
+    return id;
+  }
+
+  async loadForm(id: string): Promise<StoredForm | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) return undefined;
+    return (await this.read(`slack:form:${id}`)) as StoredForm | undefined;
+  }
+
+  /**
+   * True the first time a delivery key is seen. A Slack retry (X-Slack-Retry-Num) or a replayed
+   * interaction carries the same key, so it never runs a command or an approval twice.
+   */
+  async firstDelivery(key: string): Promise<boolean> {
+    const k = `slack:delivery:${key}`;
+    if (this.memory.get(k, this.now()) !== undefined) return false;
+    // Mark in memory first: two copies arriving together on this instance cannot both pass.
+    this.memory.set(k, true, this.now() + this.deliveryTtlMs, this.now());
+    if (!this.kv) return true;
+    const stored = await this.kv.get(k);
+    if (stored && typeof (stored.value as Entry)?.expiresAt === 'number' && (stored.value as Entry).expiresAt > this.now()) return false;
+    try {
+      await this.kv.put(k, { value: true, expiresAt: this.now() + this.deliveryTtlMs }, stored?.etag);
+    } catch (err) {
+      // Another instance recorded the same delivery between our read and write: it runs it, we do not.
+      if (isBotError(err, 'VERSION_CONFLICT')) return false;
+      throw err;
+    }
+    return true;
+  }
+
+  private async write(key: string, value: unknown, ttlMs: number): Promise<void> {
+    const expiresAt = this.now() + ttlMs;
+    this.memory.set(key, value, expiresAt, this.now());
+    if (this.kv) await this.kv.put(key, { value, expiresAt });
+  }
+
+  private async read(key: string): Promise<unknown> {
+    const local = this.memory.get(key, this.now());
+    if (local !== undefined) return local;
+    if (!this.kv) return undefined;
+    const stored = await this.kv.get(key);
+    const entry = stored?.value as Entry | undefined;
+    if (!entry || typeof entry.expiresAt !== 'number' || entry.expiresAt <= this.now()) return undefined;
+    return entry.value;
+  }
+}
