@@ -1,0 +1,100 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { ensureSandboxCa, startArmSimulator } from '../../src/azure/simulator';
+import { clientsFor, collect } from '../helpers/arm-simulator';
+import { DefaultAzureCredential } from '@azure/identity';
+
+const ROOT = path.resolve(__dirname, '../..');
+let tmp: string;
+
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'armsim-'));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('sandbox CA', () => {
+  it('creates a CA with a private key only the owner can read, keeps it, and replaces a corrupt one', () => {
+    const dir = path.join(tmp, 'ca');
+    const first = ensureSandboxCa(dir);
+    expect(fs.statSync(first.keyPath).mode & 0o777).toBe(0o600);
+    expect(first.certPem).toContain('BEGIN CERTIFICATE');
+    expect(ensureSandboxCa(dir).certPem).toBe(first.certPem);
+    fs.writeFileSync(first.certPath, 'garbage');
+    const replaced = ensureSandboxCa(dir);
+    expect(replaced.certPem).toContain('BEGIN CERTIFICATE');
+    expect(replaced.certPem).not.toBe(first.certPem);
+  });
+
+  it('runs a command with NODE_EXTRA_CA_CERTS set and passes its exit code through', () => {
+    const dir = path.join(tmp, 'ca');
+    const res = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', 'process.stdout.write(process.env.NODE_EXTRA_CA_CERTS); process.exit(7)'],
+      { env: { ...process.env, SANDBOX_CA_DIR: dir }, encoding: 'utf8' },
+    );
+    expect(res.status).toBe(7);
+    expect(res.stdout).toBe(path.join(dir, 'ca.pem'));
+    expect(fs.existsSync(path.join(dir, 'ca-key.pem'))).toBe(true);
+  });
+});
+
+describe('persistence', () => {
+  it('keeps resources, principals and issued tokens across a restart with the same state file', async () => {
+    const statePath = path.join(tmp, 'state.json');
+    const first = await startArmSimulator({ timeScale: 0.001, statePath, unregisteredProviders: [] });
+    process.env.IDENTITY_ENDPOINT = first.identityEndpoint;
+    process.env.IDENTITY_HEADER = first.identityHeader;
+    const credential = new DefaultAzureCredential();
+    const c1 = clientsFor(first, credential);
+    const identity = await c1.msi.userAssignedIdentities.createOrUpdate('rg-hopsworks-dev', 'kept-identity', { location: 'westeurope' });
+    first.addResourceGroup('rg-added-later', 'westeurope');
+    await first.close();
+    expect(fs.statSync(statePath).mode & 0o777).toBe(0o600);
+
+    const second = await startArmSimulator({ timeScale: 0.001, statePath });
+    try {
+      expect(second.botPrincipalId).toBe(first.botPrincipalId);
+      expect(second.identityHeader).toBe(first.identityHeader);
+      // Same credential: its cached token still works against the restarted simulator.
+      const c2 = clientsFor(second, credential);
+      expect((await c2.msi.userAssignedIdentities.get('rg-hopsworks-dev', 'kept-identity')).principalId).toBe(identity.principalId);
+      expect((await collect(c2.resources.resourceGroups.list())).map((g) => g.name)).toContain('rg-added-later');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a state file that is not simulator state instead of overwriting it', async () => {
+    const statePath = path.join(tmp, 'state.json');
+    fs.writeFileSync(statePath, JSON.stringify({ hello: 'world' }));
+    await expect(startArmSimulator({ statePath })).rejects.toThrow(/not an ARM simulator state file/);
+    expect(JSON.parse(fs.readFileSync(statePath, 'utf8'))).toEqual({ hello: 'world' });
+  });
+});
+
+describe('CLI', () => {
+  it('prints one JSON line with the endpoints and exits cleanly on SIGTERM', async () => {
+    const statePath = path.join(tmp, 'cli-state.json');
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/azure/simulator/cli.ts'), '--time-scale', '0.01', '--state', statePath], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const line = await new Promise<string>((resolve, reject) => {
+      readline.createInterface({ input: child.stdout! }).once('line', resolve);
+      child.once('exit', () => reject(new Error('CLI exited before printing its endpoints')));
+    });
+    const info = JSON.parse(line) as Record<string, string>;
+    expect(info.armEndpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.identityEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    expect(info).toEqual(expect.objectContaining({ subscriptionId: '00000000-0000-0000-0000-000000000001', identityHeader: expect.any(String), botPrincipalId: expect.any(String) }));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(fs.readFileSync(statePath, 'utf8')).botPrincipalId).toBe(info.botPrincipalId);
+  });
+});
