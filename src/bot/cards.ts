@@ -50,16 +50,18 @@ const MAX_TEXT = 1000;
 /**
  * Makes user-typed text inert in a TextBlock: markdown emphasis, links, headings, lists and HTML-ish
  * tags (Teams `<at>` mentions) are backslash-escaped (CommonMark escapes), control characters are
- * dropped and the length is capped.
+ * dropped and the length is capped. Only characters that can start markup are escaped, so ordinary
+ * text (parentheses, resource ids) reads as typed.
  */
 export function escapeMarkdown(text: string | undefined | null, max = MAX_TEXT): string {
   if (text === undefined || text === null) return '';
   // eslint-disable-next-line no-control-regex
   let s = String(text).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
   if (s.length > max) s = `${s.slice(0, max - 1)}…`;
-  s = s.replace(/[\\`*_~[\]()<>#|!{}]/g, (c) => `\\${c}`);
-  // A line starting with a list marker or a numbered item would render as a list.
-  s = s.replace(/^(\s*)([-+=])/gm, '$1\\$2').replace(/^(\s*\d+)([.)])/gm, '$1\\$2');
+  // Emphasis, code, links/images ([…](…)) and tags/autolinks (<…>) need these characters.
+  s = s.replace(/[\\`*_~[\]<>]/g, (c) => `\\${c}`);
+  // Block syntax only counts at the start of a line: headings, lists, numbered items.
+  s = s.replace(/^(\s*)([#+=-])/gm, '$1\\$2').replace(/^(\s*\d+)([.)])/gm, '$1\\$2');
   return s;
 }
 
@@ -332,8 +334,12 @@ export interface PlanView {
   target: Target;
   plan: Plan;
   reason: string;
-  /** Teardown: the storage account holds data and deleting it needs the toggle. */
-  needsDataConfirmation?: boolean;
+  /** Teardown: offer the toggle that also deletes the storage account and its data. */
+  showDataToggle?: boolean;
+  /** The toggle's value the plan was computed with. */
+  confirmDeleteData?: boolean;
+  /** Teardown: the reason is asked on the plan card. */
+  askReason?: boolean;
   errors?: FieldErrors;
   notice?: string;
   /** After Confirm: the card becomes a read-only record of what was submitted. */
@@ -356,7 +362,7 @@ export function planCard(v: PlanView): CardJson {
     facts: [
       { title: 'Request', value: escapeMarkdown(v.requestId) },
       ...targetFacts(v.target),
-      { title: 'Reason', value: escapeMarkdown(v.reason) },
+      ...(v.askReason && !v.submitted ? [] : [{ title: 'Reason', value: escapeMarkdown(v.reason) }]),
       { title: 'Summary', value: planCounts(v.plan) },
     ],
     steps: planSteps(v.plan),
@@ -368,8 +374,11 @@ export function planCard(v: PlanView): CardJson {
     costLines: costLines(v.plan),
     planHash: shortHash(v.plan.hash),
     planHashFull: v.plan.hash,
-    needsDataConfirmation: Boolean(v.needsDataConfirmation) && !v.submitted,
-    errors: errorsFor(['confirmDeleteData'], v.errors),
+    showDataToggle: Boolean(v.showDataToggle) && !v.submitted,
+    confirmDeleteDataValue: v.confirmDeleteData ? 'true' : 'false',
+    askReason: Boolean(v.askReason) && !v.submitted,
+    reasonValue: v.reason,
+    errors: errorsFor(['confirmDeleteData', 'reason'], v.errors),
     canConfirm: applicable && !v.submitted,
     canEdit: v.kind === 'setup' && !v.submitted,
     canCancel: !v.submitted,
@@ -445,6 +454,9 @@ export interface ProgressViewInput {
   now: Date;
   /** Shows Retry on a failed request (the server still checks who clicks). */
   retryable?: boolean;
+  /** A message for the one user who clicked (invoke response). */
+  notice?: string;
+  noticeKind?: NoticeKind;
 }
 
 function stepRows(r: SetupRequest, now: Date): { status: string; color: Color; title: string; elapsed: string }[] {
@@ -484,6 +496,8 @@ export function progressCard(v: ProgressViewInput): CardJson {
   ];
   if (started) facts.push({ title: 'Elapsed', value: formatDuration((r.state === 'provisioning' || r.state === 'tearingDown' ? v.now.getTime() : Date.parse(r.updatedAt)) - Date.parse(started)) });
   return renderCard('progress', {
+    notice: escapeMarkdown(v.notice ?? ''),
+    noticeColor: NOTICE_COLOR[v.noticeKind ?? 'warning'],
     title: `${r.kind === 'teardown' ? 'Teardown' : 'Setup'} ${escapeMarkdown(r.id)}`,
     stateText,
     stateColor,

@@ -118,7 +118,7 @@ const cases: [string, () => unknown][] = [
   ],
   [
     'teardown plan with data confirmation',
-    () => planCard({ wizardId: 'w1', stage: 'plan', kind: 'teardown', requestId: 'HW-1050', target: TARGET, plan: samplePlan(), reason: 'done', needsDataConfirmation: true, errors: { confirmDeleteData: 'Tick the box to delete data.' } }),
+    () => planCard({ wizardId: 'w1', stage: 'plan', kind: 'teardown', requestId: 'HW-1050', target: TARGET, plan: samplePlan(), reason: '', showDataToggle: true, askReason: true, errors: { confirmDeleteData: 'Tick the box to delete data.', reason: 'A reason is required.' } }),
   ],
   ['approval (actionable)', () => approvalCard({ request: sampleRequest(), requiredApprovals: 2, actionable: true, refreshUserIds: ['29:1abc'], now })],
   ['approval (read-only with notice)', () => approvalCard({ request: sampleRequest(), requiredApprovals: 1, actionable: false, notice: 'You are not an approver.', now })],
@@ -197,10 +197,13 @@ describe('Adaptive Card templates', () => {
 
 describe('escapeMarkdown', () => {
   test('user text cannot inject links, emphasis, mentions or lists', () => {
-    expect(escapeMarkdown('[click](https://evil.example)')).toBe('\\[click\\]\\(https://evil.example\\)');
+    expect(escapeMarkdown('[click](https://evil.example)')).toBe('\\[click\\](https://evil.example)');
+    expect(escapeMarkdown('![img](https://evil.example/x.png)')).toBe('!\\[img\\](https://evil.example/x.png)');
+    expect(escapeMarkdown('<https://evil.example>')).toBe('\\<https://evil.example\\>');
     expect(escapeMarkdown('<at>everyone</at>')).toBe('\\<at\\>everyone\\</at\\>');
     expect(escapeMarkdown('**bold** _it_ `code` ~~x~~')).toBe('\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\~\\~x\\~\\~');
-    expect(escapeMarkdown('# Heading\n- item\n1. first')).toBe('\\# Heading\n\\- item\n1\\. first');
+    expect(escapeMarkdown('# Heading\n- item\n1. first\n  + x')).toBe('\\# Heading\n\\- item\n1\\. first\n  \\+ x');
+    expect(escapeMarkdown('rg-a (dev) #1, 1.5 - ok')).toBe('rg-a (dev) #1, 1.5 - ok');
     expect(escapeMarkdown('a\\b')).toBe('a\\\\b');
   });
 
@@ -214,13 +217,13 @@ describe('escapeMarkdown', () => {
 
   test('template bindings typed by a user stay literal text', () => {
     const card = approvalCard({ request: sampleRequest({ reason: '${requestId} ${$root.planHashFull}' }), requiredApprovals: 1, actionable: true, now });
-    expect(cardTexts(card)).toContain('Reason: $\\{requestId\\} $\\{$root.planHashFull\\}');
+    expect(cardTexts(card)).toContain('Reason: ${requestId} ${$root.planHashFull}');
   });
 
   test('the approval card shows the escaped reason, not a link or a mention', () => {
     const texts = cardTexts(approvalCard({ request: sampleRequest(), requiredApprovals: 1, actionable: true, now }));
     const reason = texts.find((t) => t.startsWith('Reason: '))!;
-    expect(reason).toBe('Reason: New feature store for the \\*fraud\\* team \\[link\\]\\(https://evil.example\\) \\<at\\>everyone\\</at\\>');
+    expect(reason).toBe('Reason: New feature store for the \\*fraud\\* team \\[link\\](https://evil.example) \\<at\\>everyone\\</at\\>');
   });
 });
 

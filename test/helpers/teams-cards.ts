@@ -1,6 +1,5 @@
 /** Parses a card with the adaptivecards library (helper C): returns every parse and validation message. */
 // The package's default entry is an ESM build that does not load in Node; the UMD bundle does.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
 
 export function cardProblems(card: unknown): string[] {
