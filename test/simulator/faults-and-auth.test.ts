@@ -58,6 +58,10 @@ describe('authentication', () => {
     const viaSdk = await c.credential.getToken(ARM_SCOPE);
     const listed = await rawArm(`/subscriptions?api-version=2022-12-01`, { authorization: `Bearer ${viaSdk!.token}` });
     expect(listed.status).toBe(200);
+    const noVersion = await rawArm(`/subscriptions`, { authorization: `Bearer ${viaSdk!.token}` });
+    expect([noVersion.status, JSON.parse(noVersion.body).error.code]).toEqual([400, 'MissingApiVersionParameter']);
+    const unknown = await rawArm(`/subscriptions/${sim.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Web/sites/x?api-version=2024-01-01`, { authorization: `Bearer ${viaSdk!.token}` });
+    expect([unknown.status, JSON.parse(unknown.body).error.code]).toEqual([404, 'InvalidResourceType']);
     const logged = JSON.stringify(sim.requestLog) + JSON.stringify(sim.state);
     expect(logged).not.toContain(viaSdk!.token);
     expect(logged).not.toContain(String(ok.body.access_token));

@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import sshpk from 'sshpk';
 import {
+  SimOperation,
   SimPrincipal,
   SimResource,
   SimRoleAssignment,
@@ -108,6 +109,13 @@ function retryAfterSeconds(remainingMs: number): string {
 /** The ARM operations the simulator implements. Every method is synchronous on state, so a request sees a consistent snapshot. */
 export class ArmHandlers {
   constructor(private readonly ctx: ArmContext) {}
+
+  /** Records a polling operation and forgets those finished more than an hour ago. */
+  private addOperation(op: SimOperation): void {
+    const cutoff = this.ctx.now() - 60 * 60 * 1000;
+    for (const [id, o] of Object.entries(this.data.operations)) if (o.readyAt < cutoff) delete this.data.operations[id];
+    this.data.operations[op.id] = op;
+  }
 
   private get data(): SimStateData {
     return this.ctx.data;
@@ -487,7 +495,7 @@ export class ArmHandlers {
       };
       this.data.resources[key(id)] = r;
       const opId = crypto.randomUUID();
-      this.data.operations[opId] = { id: opId, resourceId: id, kind: 'create', startedAt: now, readyAt: r.readyAt };
+      this.addOperation({ id: opId, resourceId: id, kind: 'create', startedAt: now, readyAt: r.readyAt });
       r.properties._operationId = opId;
       this.ctx.changed();
     }
@@ -747,7 +755,7 @@ export class ArmHandlers {
       return ok(this.resourceBody(r), status);
     }
     const opId = `registries-${crypto.randomUUID()}`;
-    this.data.operations[opId] = { id: opId, resourceId: r.id, kind, startedAt: this.ctx.now(), readyAt: r.readyAt };
+    this.addOperation({ id: opId, resourceId: r.id, kind, startedAt: this.ctx.now(), readyAt: r.readyAt });
     this.ctx.changed();
     return ok(this.resourceBody(r), status, {
       'azure-asyncoperation': `${req.baseUrl}${r.id}/operationStatuses/${opId}?api-version=${req.query.get('api-version') ?? '2025-11-01'}`,

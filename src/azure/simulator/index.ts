@@ -101,6 +101,8 @@ export interface ArmSimulatorOptions {
   identityHeader?: string;
   /** RSA modulus for generateKeyPair (default 2048; pass 3072 to match Azure exactly). */
   sshKeyBits?: number;
+  /** Oldest request log entries are dropped beyond this many (default 50 000). */
+  requestLogLimit?: number;
 }
 
 export interface RequestLogEntry {
@@ -208,6 +210,11 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
   });
 
   const requestLog: RequestLogEntry[] = [];
+  const requestLogLimit = options.requestLogLimit ?? 50_000;
+  const log = (entry: RequestLogEntry) => {
+    requestLog.push(entry);
+    if (requestLog.length > requestLogLimit) requestLog.splice(0, requestLog.length - requestLogLimit);
+  };
   const ca = ensureSandboxCa(options.caDir);
   const tls = issueServerCertificate(ca, host === '127.0.0.1' || host === '::1' ? [] : [host]);
 
@@ -283,7 +290,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     const requestId = crypto.randomUUID();
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
-      requestLog.push(entry);
+      log(entry);
       const h: Record<string, string> = {
         'x-ms-request-id': requestId,
         'x-ms-correlation-request-id': (req.headers['x-ms-correlation-request-id'] as string) ?? requestId,
@@ -302,7 +309,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     const reset = () => {
       entry.status = 0;
       entry.fault = 'reset';
-      requestLog.push(entry);
+      log(entry);
       req.socket.destroy();
     };
     try {
@@ -320,6 +327,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         );
       }
       entry.principal = principal.principalId;
+      if (!url.searchParams.get('api-version')) {
+        return sendError(new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests."));
+      }
 
       // Faults: 429 always before the work; 5xx and resets sometimes after it, as a lost answer to a PUT would be.
       let after: '5xx' | 'reset' | undefined;
