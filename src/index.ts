@@ -3,6 +3,8 @@
  * config → logger → store → (sandbox) simulator → Azure clients → bot → CloudAdapter → server.
  */
 import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import {
   ActivityHandler,
   CloudAdapter,
@@ -12,7 +14,10 @@ import {
 } from 'botbuilder';
 import type { DestinationStream } from 'pino';
 import { createAzureClients } from './azure/clients';
+import { AzureProvisioner } from './azure/provisioner';
+import { startArmSimulator, type ArmSimulator } from './azure/simulator';
 import { loadConfig, ConfigError, type AppConfig } from './bot/config';
+import { BotError } from './core/errors';
 import { createLogger, type Logger } from './bot/logger';
 import { HttpServer, type ReadinessCheck } from './bot/server';
 import type { Store } from './core/ports';
@@ -29,6 +34,8 @@ export interface App {
   config: AppConfig;
   logger: Logger;
   store: Store;
+  /** The built-in ARM simulator (sandbox mode only). */
+  simulator?: ArmSimulator;
   /** Drains in-flight work, stops background work, closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -44,6 +51,32 @@ function botFrameworkAuthentication(config: AppConfig): ConfigurationBotFramewor
     MicrosoftAppTenantId: config.bot.appTenantId,
   };
   return new ConfigurationBotFrameworkAuthentication(registration, new ConfigurationServiceClientCredentialFactory(registration));
+}
+
+/**
+ * Azure credential and endpoint. Sandbox mode starts the simulator and points the managed-identity
+ * credential at its token endpoint before any credential exists (@azure/identity reads
+ * IDENTITY_ENDPOINT/IDENTITY_HEADER when a credential is built).
+ */
+async function azureAccess(config: AppConfig): Promise<{ credential: TokenCredential; armEndpoint: string; simulator?: ArmSimulator }> {
+  if (config.azure.mode === 'live') {
+    return { credential: new DefaultAzureCredential(), armEndpoint: config.azure.armEndpoint };
+  }
+  const statePath = config.dbPath === ':memory:' ? undefined : join(dirname(resolve(config.dbPath)), 'arm-simulator.json');
+  const simulator = await startArmSimulator({ timeScale: config.sandbox.simTimeScale, statePath });
+  const trusted = process.env.NODE_EXTRA_CA_CERTS;
+  if (trusted === undefined || resolve(trusted) !== resolve(simulator.caCertPath)) {
+    await simulator.close();
+    throw new BotError(
+      'CONFIG',
+      `Sandbox mode needs Node to trust the ARM simulator's local CA, and Node reads NODE_EXTRA_CA_CERTS only at startup. ` +
+        `Start with \`npm start\` (node scripts/with-sandbox-ca.js tsx src/index.ts), or set NODE_EXTRA_CA_CERTS=${simulator.caCertPath} before starting Node.`,
+    );
+  }
+  process.env.IDENTITY_ENDPOINT = simulator.identityEndpoint;
+  process.env.IDENTITY_HEADER = simulator.identityHeader;
+  // Not DefaultAzureCredential: a developer's AZURE_CLIENT_ID/secret in the shell must not leak into the sandbox.
+  return { credential: new ManagedIdentityCredential(), armEndpoint: simulator.armEndpoint, simulator };
 }
 
 /** Builds and starts the whole application; `config.port` 0 picks a free port (tests). */
@@ -64,7 +97,19 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const store = openSqliteStore(config.dbPath);
     cleanups.push(() => store.close());
 
-    const azure = createAzureClients({ endpoint: config.azure.armEndpoint });
+    const { credential, armEndpoint, simulator } = await azureAccess(config);
+    if (simulator) cleanups.push(() => simulator.close());
+    const azure = createAzureClients({ endpoint: armEndpoint, credential });
+    // A probe reports the present state: no SDK retries, the check's timeout bounds it.
+    const probe = createAzureClients({ endpoint: armEndpoint, credential, retryOptions: { maxRetries: 0 } });
+    const scale = config.azure.mode === 'simulator' ? config.sandbox.simTimeScale : 1;
+    const provisioner = new AzureProvisioner(azure, {
+      logger: logger.child({ component: 'azure' }),
+      // The simulator runs Azure's durations faster; the provisioner's own waits follow suit.
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms * scale)),
+      lroPollIntervalMs: 2000 * scale,
+    });
+    void provisioner;
 
     const adapter = new CloudAdapter(botFrameworkAuthentication(config));
     adapter.onTurnError = async (context, error) => {
@@ -82,9 +127,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       {
         name: 'azure',
         timeoutMs: 5000,
+        cacheOkMs: 10_000,
         check: async (abortSignal) => {
           // First page of the subscription list: the cheapest ARM read that proves endpoint and token work.
-          const pages = azure.subscriptions.subscriptions.list({ abortSignal }).byPage();
+          const pages = probe.subscriptions.subscriptions.list({ abortSignal }).byPage();
           await pages.next();
         },
       },
@@ -106,6 +152,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       config,
       logger,
       store,
+      simulator,
       close: () => (closing ??= cleanup()),
     };
   } catch (err) {
@@ -134,13 +181,23 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const app = await createApp(config);
+  let app: App;
+  try {
+    app = await createApp(config);
+  } catch (err) {
+    if (err instanceof BotError && err.code === 'CONFIG') {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const port = Number(new URL(app.url).port);
   if (config.azure.mode === 'simulator') {
     process.stderr.write(
       `${banner([
         'SANDBOX MODE: nothing real is touched.',
-        'Azure calls go to the built-in ARM simulator; no Azure resource is created, changed or billed.',
+        `Azure calls go to the built-in ARM simulator at ${app.simulator?.armEndpoint ?? '(not started)'};`,
+        'no Azure resource is created, changed or billed.',
         `Bot Framework endpoint: ${app.url}/api/messages (${config.localOnly ? 'unauthenticated, localhost only' : 'authenticated'})`,
         'Talk to the bot with the Microsoft 365 Agents Playground:',
         `  ${PLAYGROUND_COMMAND(port)}`,

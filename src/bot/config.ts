@@ -177,7 +177,7 @@ const EnvSchema = z
     HOPSWORKS_APPROVAL_TTL_HOURS: wholeNumber('HOPSWORKS_APPROVAL_TTL_HOURS', 1, 8760, 72),
     BOT_DB_PATH: text.transform((v) => v ?? DEFAULT_DB_PATH),
     LOG_LEVEL: oneOf('LOG_LEVEL', LOG_LEVELS, true),
-    SIM_TIME_SCALE: positiveNumber('SIM_TIME_SCALE', 1),
+    SIM_TIME_SCALE: positiveNumber('SIM_TIME_SCALE', 0.05),
   });
 
 type Raw = Record<string, string | undefined>;

@@ -21,6 +21,11 @@ export interface ReadinessCheck {
   /** Resolves when healthy; rejects (or exceeds `timeoutMs`) otherwise. */
   check(signal: AbortSignal): Promise<void>;
   timeoutMs?: number;
+  /**
+   * A success is reused for this long, and concurrent probes share one run: /readyz is unauthenticated,
+   * so a flood of probes must not become a flood of ARM calls.
+   */
+  cacheOkMs?: number;
 }
 
 export interface BotEndpoint {
@@ -63,6 +68,11 @@ class HttpError extends Error {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 3000;
 
+interface CheckResult {
+  name: string;
+  result: 'ok' | 'failed' | 'timeout';
+}
+
 export class HttpServer {
   readonly server: http.Server;
   private readonly routes = new Map<string, Route[]>();
@@ -73,6 +83,7 @@ export class HttpServer {
   private inFlight = 0;
   private drained: (() => void)[] = [];
   private shuttingDown = false;
+  private readonly checkCache = new Map<string, { okUntil: number; running?: Promise<CheckResult> }>();
 
   constructor(options: HttpServerOptions) {
     this.logger = options.logger;
@@ -255,7 +266,20 @@ export class HttpServer {
     else sendJson(res, 503, { status: 'unavailable', failing, checks });
   }
 
-  private async runCheck(check: ReadinessCheck): Promise<{ name: string; result: 'ok' | 'failed' | 'timeout' }> {
+  private runCheck(check: ReadinessCheck): Promise<CheckResult> {
+    if (!check.cacheOkMs) return this.executeCheck(check);
+    const entry = this.checkCache.get(check.name) ?? { okUntil: 0 };
+    this.checkCache.set(check.name, entry);
+    if (Date.now() < entry.okUntil) return Promise.resolve({ name: check.name, result: 'ok' });
+    entry.running ??= this.executeCheck(check).then((r) => {
+      entry.running = undefined;
+      if (r.result === 'ok') entry.okUntil = Date.now() + (check.cacheOkMs ?? 0);
+      return r;
+    });
+    return entry.running;
+  }
+
+  private async executeCheck(check: ReadinessCheck): Promise<CheckResult> {
     const controller = new AbortController();
     const timeoutMs = check.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;

@@ -27,7 +27,7 @@ describe('configuration', () => {
       approval: { approvers: [], requiredApprovals: 1, ttlHours: 72 },
       dbPath: './data/hopsworks-bot.sqlite',
       logLevel: 'info',
-      sandbox: { simTimeScale: 1 },
+      sandbox: { simTimeScale: 0.05 },
     });
   });
 

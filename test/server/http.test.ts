@@ -103,6 +103,14 @@ describe('HTTP server', () => {
     connector.sent.length = 0;
   });
 
+  test('GET /readyz answers 200 when the store answers and ARM (the sandbox simulator) is reachable', async () => {
+    const res = await fetch(`${app.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready', checks: { store: 'ok', azure: 'ok' } });
+    // The check went through the real SDK client and the managed-identity token endpoint.
+    expect(app.simulator?.requestLog.some((e) => e.method === 'GET' && e.path.startsWith('/subscriptions') && e.status === 200)).toBe(true);
+  });
+
   test('GET /readyz answers 503 naming the store when the store is closed', async () => {
     await app.store.close();
     const res = await fetch(`${app.url}/readyz`);
@@ -110,5 +118,21 @@ describe('HTTP server', () => {
     const body = (await res.json()) as { failing: string[]; checks: Record<string, string> };
     expect(body.failing).toContain('store');
     expect(body.checks.store).toBe('failed');
+  });
+});
+
+describe('readiness when Azure is unreachable', () => {
+  test('GET /readyz answers 503 naming azure while the store is fine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hw-ready-'));
+    const app = await createApp(loadConfig({ PORT: '0', BOT_DB_PATH: join(dir, 'bot.sqlite'), LOG_LEVEL: 'silent' }));
+    try {
+      await app.simulator?.close();
+      const res = await fetch(`${app.url}/readyz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'unavailable', failing: ['azure'], checks: { store: 'ok', azure: 'failed' } });
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
