@@ -121,13 +121,17 @@ export class JobRunner {
     return { ran: started };
   }
 
-  /** Polls until there is nothing left to run, waiting for every job (tests and scripts). */
-  async drain(): Promise<void> {
-    for (;;) {
+  /**
+   * Polls until there is nothing left to run, waiting for every job (tests and scripts). A job that
+   * keeps crashing (e.g. a broken store) would be picked up forever, so this gives up after `maxRounds`.
+   */
+  async drain(maxRounds = 100): Promise<void> {
+    for (let round = 0; round < maxRounds; round++) {
       await Promise.allSettled([...this.jobs.values()]);
       const { ran } = await this.runOnce();
       if (ran.length === 0 && this.jobs.size === 0) return;
     }
+    throw new BotError('INTERNAL', `Job runner ${this.owner} still had work after ${maxRounds} rounds; see the logs for crashing jobs.`);
   }
 
   /** Finds runnable requests, claims them and starts their jobs; returns the ids started. */

@@ -276,6 +276,55 @@ describe('JobRunner', () => {
     expect((await svc.submit(submitInput(await store.nextId()))).state).toBe('pendingApproval');
   });
 
+  it('a store failure mid-job leaves the request provisioning with its lease released; the next poll resumes it', async () => {
+    const req = await approvedRequest();
+    let failBlobResult = true;
+    // A hand-written decorator of the store port: the first write of blobContainer's result fails.
+    const flaky: Store = Object.assign(Object.create(store) as Store, {
+      update: async (r: SetupRequest) => {
+        if (failBlobResult && r.steps.blobContainer?.status === 'done') {
+          failBlobResult = false;
+          throw new Error('SQLITE_IOERR: disk I/O error');
+        }
+        return store.update(r);
+      },
+    });
+    const r = runner('bot-a', flaky);
+    await r.runOnce();
+    let cur = (await store.get(req.id))!;
+    expect(cur.state).toBe('provisioning');
+    expect(cur.steps.blobContainer.status).toBe('running');
+    expect(logger.entries.some((e) => e.level === 'error' && /job crashed/.test(e.msg ?? ''))).toBe(true);
+    expect(await store.claim(req.id, 'bot-z', 1_000)).toBe(true); // released: free for anyone
+    await store.release(req.id, 'bot-z');
+
+    await r.drain();
+    cur = (await store.get(req.id))!;
+    expect(cur.state).toBe('succeeded');
+    expect(exec.count('storageAccount')).toBe(1);
+    expect(exec.count('blobContainer')).toBe(2); // re-run: its first result was never stored
+  });
+
+  it('an instance that loses its lease stops starting steps and leaves the job to the new owner', async () => {
+    const req = await approvedRequest();
+    const hold = new Gate();
+    exec.holds.set('storageAccount', hold.promise);
+    exec.holds.set('managedIdentity', hold.promise);
+    const a = runner('bot-a', store, 300); // renews every 100 ms
+    const first = a.runOnce();
+    await exec.started('storageAccount').promise;
+    // bot-a stalls past its lease (e.g. a long GC pause); bot-b takes the job over.
+    clock.advance(1_000);
+    expect(await store.claim(req.id, 'bot-b', 60_000)).toBe(true);
+    while (!logger.entries.some((e) => /lease lost/.test(e.msg ?? ''))) await new Promise((r) => setTimeout(r, 20));
+    hold.open();
+    await first;
+    expect(exec.count('blobContainer') + exec.count('roleAssignment')).toBe(0);
+    expect((await store.get(req.id))!.state).toBe('provisioning');
+    // bot-a did not release bot-b's lease.
+    expect(await store.claim(req.id, 'bot-c', 60_000)).toBe(false);
+  });
+
   it('a notifier that throws never stops provisioning', async () => {
     const req = await approvedRequest();
     notifier.fail = true;
