@@ -257,7 +257,7 @@ export async function startEchoBot(artifactsDir: string): Promise<BotProcess> {
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (/^(Microsoft|SLACK_|AZURE_|HOPSWORKS_|BOT_DB_PATH$|SIM_|JEST_|NODE_OPTIONS$)/.test(key)) delete env[key];
+    if (/^(Microsoft|SLACK_|AZURE_|HOPSWORKS_|IDENTITY_|MSI_|BOT_DB_PATH$|PORT$|LOG_LEVEL$|SIM_|JEST_|NODE_OPTIONS$)/.test(key)) delete env[key];
   }
   return env;
 }
@@ -265,6 +265,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 export interface PlaygroundProcess {
   name: string;
   proc: ManagedProcess;
+  port: number;
   url: string;
   /** The folder it runs in, holding its .m365agentsplayground.yml and devTools/ log. */
   dir: string;
@@ -274,10 +275,17 @@ export interface PlaygroundProcess {
  * Starts one Microsoft 365 Agents Playground for `configFile` (a .m365agentsplayground.yml), in a fresh
  * temp folder, because the Playground reads its identity from the folder it starts in.
  */
-export async function startPlayground(opts: { name: string; configFile: string; bot: BotProcess; artifactsDir: string }): Promise<PlaygroundProcess> {
+export async function startPlayground(opts: {
+  name: string;
+  configFile: string;
+  bot: BotProcess;
+  artifactsDir: string;
+  /** Reuse a port (to stand in for a stopped Playground the bot already knows by its serviceUrl). */
+  port?: number;
+}): Promise<PlaygroundProcess> {
   const dir = makeTempDir(`playground-${opts.name}`);
   fs.copyFileSync(opts.configFile, path.join(dir, '.m365agentsplayground.yml'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const proc = new ManagedProcess(
     `playground-${opts.name}`,
     process.execPath,
@@ -291,7 +299,12 @@ export async function startPlayground(opts: { name: string; configFile: string; 
   );
   // It falls back to a random port when ours was taken meanwhile, and prints the one it uses.
   const match = await proc.waitForOutput(/Listening on (\d+)/);
-  return { name: opts.name, proc, url: `http://localhost:${match[1]}/`, dir };
+  const actual = Number(match[1]);
+  if (opts.port !== undefined && actual !== opts.port) {
+    await proc.stop();
+    throw new Error(`playground-${opts.name} needed port ${opts.port} but it was taken; it listened on ${actual}`);
+  }
+  return { name: opts.name, proc, port: actual, url: `http://localhost:${actual}/`, dir };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
