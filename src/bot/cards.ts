@@ -59,7 +59,9 @@ export function escapeMarkdown(text: string | undefined | null, max = MAX_TEXT):
   let s = String(text).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
   if (s.length > max) s = `${s.slice(0, max - 1)}…`;
   // Emphasis, code, links/images ([…](…)) and tags/autolinks (<…>) need these characters.
-  s = s.replace(/[\\`*_~[\]<>]/g, (c) => `\\${c}`);
+  s = s.replace(/[\\`*~[\]<>]/g, (c) => `\\${c}`);
+  // An underscore inside a word (HOPSWORKS_APPROVERS, rg_data) never emphasises: keep it readable.
+  s = s.replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_');
   // Block syntax only counts at the start of a line: headings, lists, numbered items.
   s = s.replace(/^(\s*)([#+=-])/gm, '$1\\$2').replace(/^(\s*\d+)([.)])/gm, '$1\\$2');
   return s;

@@ -204,6 +204,7 @@ describe('escapeMarkdown', () => {
     expect(escapeMarkdown('**bold** _it_ `code` ~~x~~')).toBe('\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\~\\~x\\~\\~');
     expect(escapeMarkdown('# Heading\n- item\n1. first\n  + x')).toBe('\\# Heading\n\\- item\n1\\. first\n  \\+ x');
     expect(escapeMarkdown('rg-a (dev) #1, 1.5 - ok')).toBe('rg-a (dev) #1, 1.5 - ok');
+    expect(escapeMarkdown('HOPSWORKS_APPROVERS rg_data _x_')).toBe('HOPSWORKS_APPROVERS rg_data \\_x\\_');
     expect(escapeMarkdown('a\\b')).toBe('a\\\\b');
   });
 
