@@ -249,6 +249,8 @@ export function renderCard(card: AdaptiveCard, opts: RenderOptions): Block[] {
   const blocks: Block[] = [];
   let actionIndex = 0;
   const allActions = cardActions(card);
+  // Inputs no button collects are there to be read or copied (the private key card): show their values.
+  const displayOnly = !allActions.some((a) => actionNeedsForm(card, a));
 
   const pushActions = (actions: AcNode[]) => {
     const elements: Block[] = [];
@@ -286,7 +288,7 @@ export function renderCard(card: AdaptiveCard, opts: RenderOptions): Block[] {
           if (isInput(n) && opts.surface === 'modal') {
             const input = renderInput(n);
             if (input) blocks.push(input);
-          }
+          } else if (isInput(n) && displayOnly) renderInputValue(n, blocks);
       }
     }
   };
@@ -321,12 +323,25 @@ function renderFactSet(n: AcNode, blocks: Block[]): void {
   for (const chunk of chunkText(lines.join('\n'), LIMITS.sectionText)) blocks.push({ type: 'section', text: mrkdwn(chunk) });
 }
 
-/** Splits at line breaks so each piece fits a section; a single over-long line is cut. */
-function chunkText(text: string, max: number): string[] {
+/** Splits at line breaks so each piece fits a section; a single over-long line is cut (or, with `keepAll`, split). */
+function chunkText(text: string, max: number, keepAll = false): string[] {
   if (text.length <= max) return [text];
   const out: string[] = [];
   let current = '';
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n').flatMap((line) => {
+    if (!keepAll || line.length <= max) return [line];
+    const parts: string[] = [];
+    // Never split inside an entity (&amp; …): Slack would show it broken.
+    for (let i = 0; i < line.length; ) {
+      let end = Math.min(i + max, line.length);
+      const amp = line.lastIndexOf('&', end - 1);
+      if (amp > i && end < line.length && !line.slice(amp, end).includes(';')) end = amp;
+      parts.push(line.slice(i, end));
+      i = end;
+    }
+    return parts;
+  });
+  for (const line of lines) {
     const candidate = current ? `${current}\n${line}` : line;
     if (candidate.length <= max) {
       current = candidate;
@@ -337,6 +352,24 @@ function chunkText(text: string, max: number): string[] {
   }
   if (current) out.push(current);
   return out;
+}
+
+function renderInputValue(n: AcNode, blocks: Block[]): void {
+  const value = n.value === undefined || n.value === null ? '' : String(n.value);
+  if (!value) return;
+  const label = [n.label, n.title, n.placeholder].find((v) => typeof v === 'string' && v.trim()) as string | undefined;
+  if (label) blocks.push({ type: 'section', text: mrkdwn(`*${toMrkdwn(label)}*`) });
+  if (n.type === 'Input.Text') {
+    // A code block keeps keys and ids copyable exactly; Slack does not format inside it.
+    for (const chunk of chunkText(escapeSlack(value), LIMITS.sectionText - 6, true)) blocks.push({ type: 'section', text: mrkdwn(`\`\`\`${chunk}\`\`\``) });
+    return;
+  }
+  let shown = value;
+  if (n.type === 'Input.ChoiceSet' && Array.isArray(n.choices)) {
+    const byValue = new Map((n.choices as Array<{ title?: unknown; value?: unknown }>).map((c) => [String(c.value), String(c.title ?? c.value)]));
+    shown = value.split(',').map((v) => byValue.get(v) ?? v).join(', ');
+  }
+  blocks.push({ type: 'section', text: mrkdwn(escapeSlack(shown)) });
 }
 
 function renderButton(action: AcNode, index: number, opts: RenderOptions): Block | undefined {
