@@ -117,3 +117,36 @@ export async function startFakeSlackApi(opts: { record?: boolean } = {}): Promis
   const url = await listen(server);
   return { url: `${url}/api/`, calls, count: () => n, close: closer(server) };
 }
+
+/**
+ * A pass-through in front of the simulator's managed-identity endpoint that remembers every
+ * access token it hands out, so a test can look for those tokens where they must never be.
+ */
+export async function startRecordingIdentityProxy(target: string): Promise<FakeServer & { tokens: string[] }> {
+  const tokens: string[] = [];
+  let n = 0;
+  const server = http.createServer(async (req, res) => {
+    n += 1;
+    const body = await readBody(req);
+    const upstream = new URL(req.url ?? '/', target.endsWith('/') ? target : `${target}/`);
+    // Keep the path of the configured endpoint, add the query the client sent.
+    const base = new URL(target);
+    upstream.pathname = base.pathname;
+    upstream.search = new URL(req.url ?? '/', 'http://x').search;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+    const answer = await fetch(upstream, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body });
+    const text = await answer.text();
+    try {
+      const parsed = JSON.parse(text) as { access_token?: string };
+      if (parsed.access_token) tokens.push(parsed.access_token);
+    } catch {
+      // not a token answer
+    }
+    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+    res.end(text);
+  });
+  const url = await listen(server);
+  const path = new URL(target).pathname;
+  return { url: `${url}${path === '/' ? '' : path}`, calls: [], tokens, count: () => n, close: closer(server) };
+}

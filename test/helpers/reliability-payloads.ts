@@ -146,3 +146,23 @@ export function slackBlockActionsBody(opts: {
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
+
+/** A stored Teams conversation reference (what the bot keeps to message a conversation proactively). */
+export function teamsConversationRef(opts: {
+  serviceUrl: string;
+  conversationId: string;
+  user: TeamsUser;
+  conversationType?: 'personal' | 'channel' | 'groupChat';
+}): { platform: 'teams'; reference: Record<string, unknown> } {
+  return {
+    platform: 'teams',
+    reference: {
+      channelId: 'msteams',
+      serviceUrl: opts.serviceUrl,
+      locale: 'en-US',
+      user: { id: opts.user.id, name: opts.user.name, aadObjectId: opts.user.aadObjectId },
+      bot: { id: '28:hopsworks-bot', name: 'Hopsworks setup' },
+      conversation: { id: opts.conversationId, conversationType: opts.conversationType ?? 'personal', tenantId: TEAMS_TENANT, isGroup: (opts.conversationType ?? 'personal') !== 'personal' },
+    },
+  };
+}
