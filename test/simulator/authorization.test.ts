@@ -1,8 +1,9 @@
 import * as crypto from 'node:crypto';
 import type { ArmSimulator } from '../../src/azure/simulator';
-import { clientsAs, collect, startSimulatorWithClients, type SimClients } from '../helpers/arm-simulator';
+import { clientsAs, clientsFor, collect, startSimulatorWithClients, type SimClients } from '../helpers/arm-simulator';
 
 const RG = 'rg-hopsworks-dev';
+const OTHER_SUB = '00000000-0000-0000-0000-0000000000b2';
 let sim: ArmSimulator;
 let c: SimClients;
 let readerClientId: string;
@@ -15,6 +16,10 @@ beforeAll(async () => {
     // Replication far longer than any test: a new identity stays invisible until propagatePrincipal().
     propagationDelayMs: 10 * 60 * 60 * 1000,
     principals: [{ displayName: 'read-only-operator', clientId: crypto.randomUUID(), actions: ['*/read'] }],
+    subscriptions: [
+      { subscriptionId: '00000000-0000-0000-0000-000000000001', displayName: 'Sandbox subscription', resourceGroups: [{ name: RG, location: 'westeurope' }, { name: 'rg-analytics', location: 'eastus' }] },
+      { subscriptionId: OTHER_SUB, displayName: 'Other team', resourceGroups: [{ name: 'rg-other', location: 'northeurope' }] },
+    ],
   }));
   readerClientId = Object.values(sim.state.principals).find((p) => p.displayName === 'read-only-operator')!.clientId;
   rgScope = `/subscriptions/${sim.subscriptionId}/resourceGroups/${RG}`;
@@ -150,5 +155,31 @@ describe('permissions', () => {
     // Permissions changed by a test apply on the next request.
     sim.setPrincipalPermissions(readerClientId, ['*/read', 'Microsoft.Storage/storageAccounts/write']);
     await reader.storage.storageAccounts.beginCreateAndWait(RG, 'readerstore001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+  });
+});
+
+describe('one tenant, several subscriptions', () => {
+  it('keeps role names unique across the tenant and storage names global across subscriptions', async () => {
+    const other = clientsFor(sim, c.credential, OTHER_SUB);
+    expect((await collect(c.subscriptions.subscriptions.list())).map((s) => s.subscriptionId).sort()).toEqual([sim.subscriptionId, OTHER_SUB].sort());
+    const otherScope = `/subscriptions/${OTHER_SUB}/resourceGroups/rg-other`;
+    await other.authorization.roleDefinitions.createOrUpdate(otherScope, crypto.randomUUID(), instanceRole('tenant-wide-name', otherScope));
+    await expect(
+      c.authorization.roleDefinitions.createOrUpdate(rgScope, crypto.randomUUID(), instanceRole('tenant-wide-name', rgScope)),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'RoleDefinitionWithSameNameExists' });
+    // Not visible by name from a scope it cannot be assigned at.
+    expect(await collect(c.authorization.roleDefinitions.list(rgScope, { filter: "roleName eq 'tenant-wide-name'" }))).toEqual([]);
+
+    await other.storage.storageAccounts.beginCreateAndWait('rg-other', 'sharedname001', { location: 'northeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+    await expect(
+      c.storage.storageAccounts.beginCreateAndWait(RG, 'sharedname001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' }),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'StorageAccountAlreadyTaken' });
+  });
+
+  it('refuses a principalType that contradicts the directory once the principal is known', async () => {
+    const def = await c.authorization.roleDefinitions.createOrUpdate(rgScope, crypto.randomUUID(), instanceRole('type-check-role', rgScope));
+    await expect(
+      c.authorization.roleAssignments.create(rgScope, crypto.randomUUID(), { roleDefinitionId: def.id!, principalId: sim.botPrincipalId, principalType: 'User' }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'UnmatchedPrincipalType' });
   });
 });

@@ -154,3 +154,36 @@ describe('resource providers', () => {
     await c.registry.registries.create(RG, 'hopsearly001', { location: 'westeurope', sku: { name: 'Premium' } });
   });
 });
+
+describe('updates and deletes (teardown)', () => {
+  it('updates storage tags, then deletes every kind of resource; deleting again is harmless', async () => {
+    const params = { location: 'westeurope', sku: { name: 'Standard_LRS' as const }, kind: 'StorageV2' as const, minimumTlsVersion: 'TLS1_2' as const };
+    await c.storage.storageAccounts.beginCreateAndWait(RG, 'hopsgone001', params);
+    const updated = await c.storage.storageAccounts.update(RG, 'hopsgone001', { tags: { stage: 'teardown' } });
+    expect(updated.tags).toEqual({ stage: 'teardown' });
+    await c.storage.blobContainers.create(RG, 'hopsgone001', 'data', {});
+    await c.registry.registries.create(RG, 'hopsgoneacr1', { location: 'westeurope', sku: { name: 'Premium' } });
+    await c.msi.userAssignedIdentities.createOrUpdate(RG, 'gone-identity', { location: 'westeurope' });
+    await c.compute.sshPublicKeys.create(RG, 'gone-key', { location: 'westeurope' });
+
+    for (let round = 0; round < 2; round++) {
+      await c.storage.blobContainers.delete(RG, 'hopsgone001', 'data').catch((e: { statusCode?: number }) => {
+        // Second round: the account itself is gone.
+        if (round === 0 || e.statusCode !== 404) throw e;
+      });
+      await c.storage.storageAccounts.delete(RG, 'hopsgone001');
+      await c.registry.registries.beginDeleteAndWait(RG, 'hopsgoneacr1');
+      await c.msi.userAssignedIdentities.delete(RG, 'gone-identity');
+      await c.compute.sshPublicKeys.delete(RG, 'gone-key');
+    }
+    await expect(c.storage.storageAccounts.getProperties(RG, 'hopsgone001')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(c.registry.registries.get(RG, 'hopsgoneacr1')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(c.msi.userAssignedIdentities.get(RG, 'gone-identity')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(c.compute.sshPublicKeys.get(RG, 'gone-key')).rejects.toMatchObject({ statusCode: 404 });
+    const names = Object.values(sim.resources()).flat().map((r) => r.name);
+    expect(names).not.toEqual(expect.arrayContaining(['hopsgone001']));
+    expect(names.filter((n) => ['data', 'hopsgoneacr1', 'gone-identity', 'gone-key'].includes(n))).toEqual([]);
+    // The global name is free again.
+    expect(await c.storage.storageAccounts.checkNameAvailability({ name: 'hopsgone001', type: 'Microsoft.Storage/storageAccounts' })).toMatchObject({ nameAvailable: true });
+  });
+});

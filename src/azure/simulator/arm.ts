@@ -102,8 +102,9 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function retryAfterSeconds(remainingMs: number): string {
-  return String(Math.max(1, Math.ceil(remainingMs / 1000)));
+/** Whole seconds (core-lro's unit), capped like the services do (Storage answers 17 s however long the work takes). */
+function retryAfterSeconds(remainingMs: number, capSeconds = 17): string {
+  return String(Math.min(capSeconds, Math.max(1, Math.ceil(remainingMs / 1000))));
 }
 
 /** The ARM operations the simulator implements. Every method is synchronous on state, so a request sees a consistent snapshot. */
@@ -1097,6 +1098,9 @@ export class ArmHandlers {
         'PrincipalNotFound',
         `Principal ${principalId.replace(/-/g, '')} does not exist in the directory ${this.data.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
       );
+    }
+    if (visible && principalType && known && known.type !== principalType) {
+      throw badRequest('UnmatchedPrincipalType', `The PrincipalId '${principalId.replace(/-/g, '')}' has type '${known.type}' , which is different from specified PrincipalType '${principalType}'.`);
     }
     const existing = this.data.roleAssignments[key(guid)];
     if (existing) {
