@@ -246,12 +246,14 @@ export class JobRunner {
         try {
           await this.notifier.deliverSecret(fresh, result.secret);
         } catch (err) {
+          // Neither the error text nor the error object is kept: a transport error might echo what it failed to send.
           const error: StepError = {
             code: 'SECRET_NOT_DELIVERED',
-            message: `The ${result.secret.kind === 'sshPrivateKey' ? 'SSH private key' : 'secret'} could not be sent to the requester: ${err instanceof Error ? err.message : String(err)}`,
+            message: `The ${result.secret.kind === 'sshPrivateKey' ? 'SSH private key' : 'secret'} could not be sent to the requester's personal chat.`,
             remediation: 'Make sure the bot can message the requester 1:1, delete the SSH key resource, then retry.',
           };
-          this.logger.error({ requestId: fresh.id, stepId: step.id, code: error.code }, 'secret delivery failed');
+          const errName = err instanceof Error ? err.name : typeof err;
+          this.logger.error({ requestId: fresh.id, stepId: step.id, code: error.code, errName }, 'secret delivery failed');
           const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }));
           failed.add(step.id);
           await this.audit(stored, 'step.failed', { stepId: step.id, action: step.action, error });

@@ -225,6 +225,20 @@ describe('JobRunner', () => {
     expect((await svc.audit(req.id)).find((a) => a.type === 'step.done')!.detail).toMatchObject({ secretDelivered: 'sshPrivateKey' });
   });
 
+  it('a secret that cannot be delivered fails its step visibly, and is still never stored or logged', async () => {
+    const marker = 'ANOTHERUNIQUEMARKER';
+    exec.secrets.set('sshPublicKey', { kind: 'sshPrivateKey', value: `-----BEGIN OPENSSH PRIVATE KEY-----\n${marker}\n-----END OPENSSH PRIVATE KEY-----` });
+    notifier.failSecret = true;
+    const req = await approvedRequest([step('sshPublicKey', [], 'create', 'sshPublicKey')]);
+    await runner().runOnce();
+    const cur = (await store.get(req.id))!;
+    expect(cur.state).toBe('failed');
+    expect(cur.steps.sshPublicKey.error).toMatchObject({ code: 'SECRET_NOT_DELIVERED' });
+    expect(cur.steps.sshPublicKey.error!.remediation).toMatch(/retry/);
+    for (const f of readdirSync(dir).filter((x) => x.startsWith('bot.sqlite'))) expect(readFileSync(join(dir, f)).includes(Buffer.from(marker))).toBe(false);
+    expect(logger.text()).not.toContain(marker);
+  });
+
   it('stop(): no new steps, running steps finish and are stored, the lease is released; another instance resumes', async () => {
     const req = await approvedRequest();
     const hold = new Gate();

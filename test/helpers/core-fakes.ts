@@ -25,11 +25,13 @@ export class RecordingNotifier implements Notifier {
   events: RequestEvent[] = [];
   secrets: { requestId: string; secret: StepSecret }[] = [];
   fail = false;
+  failSecret = false;
   async requestChanged(event: RequestEvent): Promise<void> {
     if (this.fail) throw new Error('chat service unavailable');
     this.events.push(event);
   }
   async deliverSecret(request: SetupRequest, secret: StepSecret): Promise<void> {
+    if (this.failSecret) throw new Error(`personal chat unreachable while sending ${secret.value}`);
     this.secrets.push({ requestId: request.id, secret });
   }
   types(): string[] {
