@@ -130,7 +130,7 @@ export class AzureProvisioner implements Provisioner {
     const c = this.ctx.clients.forSubscription(target.subscriptionId);
     const candidates = [INSTANCE_ROLE_DEFAULT_NAME, `${INSTANCE_ROLE_DEFAULT_NAME}-${target.resourceGroup.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 40)}`];
     for (const name of candidates) {
-      const [role] = await listRolesByName(c, name);
+      const [role] = await listRolesByName(this.ctx, c, name);
       const p = role?.permissions?.[0];
       if (!role || (sameActions(p?.actions, INSTANCE_ROLE_ACTIONS) && sameActions(p?.dataActions, INSTANCE_ROLE_DATA_ACTIONS))) return name;
     }

@@ -107,13 +107,27 @@ export async function registryNameAvailable(c: SubscriptionClients, name: string
   return { available: r.nameAvailable === true, message: r.message };
 }
 
-export async function listRolesByName(c: SubscriptionClients, roleName: string): Promise<RoleDefinition[]> {
-  const out: RoleDefinition[] = [];
+/**
+ * Custom roles with this display name. Names are unique per tenant but a role is only listed at scopes it is
+ * assignable at, so the target subscription is searched first, then every other subscription the identity sees.
+ */
+export async function listRolesByName(ctx: Ctx, c: SubscriptionClients, roleName: string): Promise<RoleDefinition[]> {
   const filter = `roleName eq '${roleName.replace(/'/g, "''")}'`;
-  for await (const r of c.authorization.roleDefinitions.list(subscriptionScope(c.subscriptionId), { filter })) {
-    if ((r.roleName ?? '').toLowerCase() === roleName.toLowerCase()) out.push(r);
+  const inSubscription = async (sc: SubscriptionClients): Promise<RoleDefinition[]> => {
+    const out: RoleDefinition[] = [];
+    for await (const r of sc.authorization.roleDefinitions.list(subscriptionScope(sc.subscriptionId), { filter })) {
+      if ((r.roleName ?? '').toLowerCase() === roleName.toLowerCase()) out.push(r);
+    }
+    return out;
+  };
+  const here = await inSubscription(c);
+  if (here.length > 0) return here;
+  for await (const sub of ctx.clients.subscriptions.subscriptions.list()) {
+    if (!sub.subscriptionId || sub.subscriptionId.toLowerCase() === c.subscriptionId.toLowerCase()) continue;
+    const there = await inSubscription(ctx.clients.forSubscription(sub.subscriptionId)).catch(() => []);
+    if (there.length > 0) return there;
   }
-  return out;
+  return [];
 }
 
 interface RoleWant {
@@ -146,7 +160,7 @@ async function planRole(ctx: Ctx, c: SubscriptionClients, target: Target, reques
   });
   let name = want.roleName;
   for (let attempt = 0; attempt < 8; attempt++) {
-    const existing = await listRolesByName(c, name);
+    const existing = await listRolesByName(ctx, c, name);
     const role = existing[0];
     if (!role) {
       const guid = deterministicGuid('roleDefinition', target.subscriptionId, name);

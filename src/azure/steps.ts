@@ -1,7 +1,7 @@
 import sshpk from 'sshpk';
 import type { PlanStep, SetupRequest } from '../core/types';
 import type { StepResult } from '../core/ports';
-import { isBotTagged, lastSegment, roleAssignmentName, sameId, tagValue, TAG_REQUEST } from './arm';
+import { deterministicGuid, isBotTagged, lastSegment, roleAssignmentName, sameId, tagValue, TAG_REQUEST } from './arm';
 import type { SubscriptionClients } from './clients';
 import { withBackoff, type Ctx } from './context';
 import { armErrorInfo, isNotFound, ownFailure, stepFailure } from './errors';
@@ -312,7 +312,7 @@ interface RolePermission {
 }
 
 async function roleDefinition(env: StepEnv): Promise<StepResult> {
-  const { c, p } = env;
+  const { c, p, ctx } = env;
   const scope = str(p.scope);
   const guid = str(p.roleDefinitionGuid);
   const existing = await getOrUndefined(() => c.authorization.roleDefinitions.get(scope, guid));
@@ -341,14 +341,25 @@ async function roleDefinition(env: StepEnv): Promise<StepResult> {
     JSON.stringify(normPerms(existing.permissions)) === JSON.stringify(normPerms(want)) &&
     scopes.length === (existing.assignableScopes ?? []).length;
   if (same) return output(existing);
-  const written = await c.authorization.roleDefinitions.createOrUpdate(scope, guid, {
-    roleName: str(p.roleName),
+  const body = (roleName: string) => ({
+    roleName,
     description: existing?.description ?? str(p.description),
     roleType: 'CustomRole',
     permissions: want,
     assignableScopes: scopes,
   });
-  return output(written);
+  try {
+    return output(await c.authorization.roleDefinitions.createOrUpdate(scope, guid, body(str(p.roleName))));
+  } catch (err) {
+    if (env.step.action !== 'create' || armErrorInfo(err).code !== 'RoleDefinitionWithSameNameExists') throw err;
+    // The name is taken in a part of the tenant the preflight could not see. Same permissions and scope under a
+    // name derived from the request, so a repeated run converges on the same role.
+    const fallbackName = `${str(p.roleName)}-${env.request.id.toLowerCase()}`;
+    const fallbackGuid = deterministicGuid('roleDefinition', env.request.target.subscriptionId, fallbackName);
+    ctx.opts.logger.warn({ requestId: env.request.id, step: env.step.id, roleName: fallbackName }, 'role name taken elsewhere in the tenant; using a request-specific name');
+    const written = await c.authorization.roleDefinitions.createOrUpdate(scope, fallbackGuid, body(fallbackName));
+    return { output: { resourceId: written.id ?? '', roleDefinitionId: written.id ?? '', roleName: fallbackName, guid: fallbackGuid } };
+  }
 }
 
 function normPerms(perms: Array<Partial<RolePermission>> | undefined): string[][] {
