@@ -133,7 +133,7 @@ describe('permissions', () => {
       'Microsoft.ContainerRegistry/registries/write',
       'Microsoft.ManagedIdentity/userAssignedIdentities/write',
       'Microsoft.Storage/storageAccounts/write',
-      'Microsoft.Resources/subscriptions/resourcegroups/read',
+      'Microsoft.Resources/subscriptions/resourceGroups/read',
     ]));
   });
 

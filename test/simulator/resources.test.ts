@@ -91,11 +91,14 @@ describe('container registries', () => {
       const reg = await c.registry.registries.create(RG, 'hopsacr001', { location: 'westeurope', sku: { name: 'Premium' }, adminUserEnabled: false, tags: { owner: 'bot' } });
       expect(reg).toMatchObject({ name: 'hopsacr001', provisioningState: 'Succeeded', loginServer: 'hopsacr001.azurecr.io', adminUserEnabled: false, tags: { owner: 'bot' } });
       expect(sim.requestLog.some((e) => /\/operationStatuses\//i.test(e.path) && e.status === 200)).toBe(true);
+      const polls = sim.requestLog.filter((e) => /\/operationStatuses\//i.test(e.path)).length;
+      const updated = await c.registry.registries.update(RG, 'hopsacr001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } });
+      expect(updated.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
+      expect(updated.provisioningState).toBe('Succeeded');
+      expect(sim.requestLog.filter((e) => /\/operationStatuses\//i.test(e.path)).length).toBeGreaterThan(polls);
     } finally {
       sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250 });
     }
-    const updated = await c.registry.registries.update(RG, 'hopsacr001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } });
-    expect(updated.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
     expect((await c.registry.registries.get(RG, 'hopsacr001')).policies?.retentionPolicy?.status).toBe('enabled');
     expect(await c.registry.registries.checkNameAvailability({ name: 'hopsacr001', type: 'Microsoft.ContainerRegistry/registries' })).toMatchObject({ nameAvailable: false, reason: 'AlreadyExists' });
   });

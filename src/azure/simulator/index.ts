@@ -14,8 +14,14 @@
  * - storage accounts (LRO: 202 + Location + Retry-After; global names; checkNameAvailability), blob containers;
  * - container registries (LRO through Azure-AsyncOperation; PATCH with policies.retentionPolicy, Premium only);
  * - user-assigned identities (principalId/clientId, propagation delay), sshPublicKeys with generateKeyPair;
- * - a latency model (realistic durations × timeScale), injectable faults (429 + Retry-After, 5xx, connection
- *   reset; before or after the write happened, deterministic with a seed), optional JSON persistence.
+ * - a latency model (realistic durations × timeScale; work up to inlineLroMaxMs finishes inside the request,
+ *   longer work goes through LRO polling with a whole-second Retry-After), injectable faults (429 + Retry-After,
+ *   500/503, connection reset; 5xx/resets on writes may strike after the write took effect, so retried PUTs must
+ *   be idempotent; deterministic with a seed), optional JSON persistence (tokens only as hashes);
+ * - errors as ARM sends them: `{ error: { code, message } }`, MissingApiVersionParameter, ResourceNotFound,
+ *   ResourceGroupNotFound, SubscriptionNotFound, InvalidResourceType.
+ * Not simulated: the blob data plane (markContainerHasBlobs is a test-side flag only), Microsoft Graph
+ * (service principals are seeded with addPrincipal), deny assignments, ABAC conditions, management groups.
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';

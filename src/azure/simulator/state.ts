@@ -22,7 +22,7 @@ const ALWAYS_REGISTERED = ['Microsoft.Resources', 'Microsoft.Authorization'];
  * reads, deletes and registrations a careful provisioner needs.
  */
 export const DEFAULT_BOT_ACTIONS: readonly string[] = [
-  'Microsoft.Resources/subscriptions/resourcegroups/read',
+  'Microsoft.Resources/subscriptions/resourceGroups/read',
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleDefinitions/write',
   'Microsoft.Authorization/roleDefinitions/delete',
