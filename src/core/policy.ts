@@ -91,6 +91,12 @@ function checkDecision(
   clock: Clock,
 ): { kind: 'expired'; request: SetupRequest } | undefined {
   assertApprover(policy, actor);
+  if (request.state === 'expired') {
+    // Same answer whether the sweep or an earlier click expired it.
+    throw new BotError('REQUEST_EXPIRED', `Request ${request.id} expired at ${request.expiresAt} before it was approved; ask for a new one.`, {
+      details: { id: request.id, expiresAt: request.expiresAt },
+    });
+  }
   if (request.state !== 'pendingApproval') {
     throw new BotError('NOT_PENDING', `Request ${request.id} is ${request.state}, not waiting for approval.`, {
       details: { id: request.id, state: request.state },

@@ -67,6 +67,10 @@ export class SetupService implements Workflow {
     this.clock = deps.clock;
     this.logger = deps.logger;
     this.policy = { ...deps.policy, approvers: [...deps.policy.approvers] };
+    const listed = this.policy.approvers.filter((a) => a.trim() !== '').length;
+    if (listed > 0 && listed < this.policy.requiredApprovals) {
+      this.logger.warn({ approvers: listed, requiredApprovals: this.policy.requiredApprovals }, 'fewer approvers than required approvals: no request can be approved');
+    }
   }
 
   /** Creates the request in pendingApproval; refuses missing permissions, a foreign plan hash and a locked resource group. */

@@ -171,7 +171,11 @@ describe('SetupService', () => {
     expect(stored!.state).toBe('expired');
     expect(stored!.approvals).toEqual([]);
     expect(notifier.types()).toEqual(['submitted', 'expired']);
-    await expectCode(svc.approve(req.id, alice, req.plan!.hash), 'NOT_PENDING');
+    // Later clicks get the same answer, and change nothing.
+    await expectCode(svc.approve(req.id, bob, req.plan!.hash), 'REQUEST_EXPIRED');
+    await expectCode(svc.reject(req.id, bob, req.plan!.hash, 'too late'), 'REQUEST_EXPIRED');
+    expect((await svc.get(req.id))!.version).toBe(stored!.version);
+    expect(notifier.types()).toEqual(['submitted', 'expired']);
   });
 
   it('expireDue sweeps overdue pending requests only, and releases their resource groups', async () => {
