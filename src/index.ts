@@ -5,9 +5,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
-  ActivityHandler,
   CloudAdapter,
+  ConversationState,
   ConfigurationBotFrameworkAuthentication,
   ConfigurationServiceClientCredentialFactory,
   type TurnContext,
@@ -17,10 +19,16 @@ import { createAzureClients } from './azure/clients';
 import { AzureProvisioner } from './azure/provisioner';
 import { startArmSimulator, type ArmSimulator } from './azure/simulator';
 import { loadConfig, ConfigError, type AppConfig } from './bot/config';
+import { HopsworksBot, installOnTurnError } from './bot/bot';
+import { ChatNotifier } from './bot/notifier';
+import { createSlackAdapter, type SlackIntegration } from './bot/slack';
+import { KeyValueBotStorage } from './bot/storage';
 import { BotError } from './core/errors';
+import { JobRunner } from './core/runner';
+import { SetupService } from './core/service';
 import { createLogger, type Logger } from './bot/logger';
 import { HttpServer, type ReadinessCheck } from './bot/server';
-import type { Store } from './core/ports';
+import type { Clock, Store } from './core/ports';
 import { openSqliteStore } from './core/store/sqlite';
 
 export interface AppOverrides {
@@ -109,20 +117,84 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       sleep: (ms) => new Promise((r) => setTimeout(r, ms * scale)),
       lroPollIntervalMs: 2000 * scale,
     });
-    void provisioner;
 
-    const adapter = new CloudAdapter(botFrameworkAuthentication(config));
-    adapter.onTurnError = async (context, error) => {
-      logger.error({ err: error, activityType: context.activity.type }, 'unhandled error in turn');
-      await context.sendActivity('Sorry, something went wrong on my side. The error has been logged.');
+    const clock: Clock = { now: () => new Date() };
+
+    // The HTTP server exists before the adapters so Slack can register turns that outlive their request.
+    let bot: HopsworksBot | undefined;
+    const logic = (context: TurnContext): Promise<void> => {
+      if (!bot) throw new Error('bot turn before the bot was built');
+      return bot.run(context);
     };
-    const bot = new ActivityHandler();
-    bot.onMessage(async (context, next) => {
-      await context.sendActivity('The Hopsworks setup bot is starting; its dialogs are not available yet.');
-      await next();
+    const teams = new CloudAdapter(botFrameworkAuthentication(config));
+    const readiness: ReadinessCheck[] = [];
+    const server = new HttpServer({ logger, readiness, bot: { adapter: teams, logic } });
+
+    let slack: SlackIntegration | undefined;
+    if (config.slack) {
+      slack = await createSlackAdapter({
+        botToken: config.slack.botToken,
+        signingSecret: config.slack.signingSecret,
+        apiUrl: config.slack.apiUrl,
+        logger: logger.child({ component: 'slack' }),
+        kv: store.kv,
+        track: (work) => server.track(work),
+      });
+      const integration = slack;
+      integration.adapter.setLogic(logic);
+      server.mount('POST', '/slack/events', (req, res) => integration.handleRequest(req, res, logic));
+    }
+
+    const notifier = new ChatNotifier({
+      adapters: { teams, slack: slack?.adapter },
+      appId: config.bot.appId,
+      logger: logger.child({ component: 'notifier' }),
+      requiredApprovals: config.approval.requiredApprovals,
+      clock,
+    });
+    cleanups.push(() => notifier.idle());
+    const service = new SetupService({
+      store,
+      notifier,
+      clock,
+      logger: logger.child({ component: 'workflow' }),
+      policy: {
+        approvers: config.approval.approvers,
+        requiredApprovals: config.approval.requiredApprovals,
+        approvalTtlHours: config.approval.ttlHours,
+      },
+    });
+    notifier.attach(service);
+    if (config.approval.approvers.length === 0) {
+      logger.warn('HOPSWORKS_APPROVERS is empty: nobody can approve a request, and the bot tells requesters so');
+    }
+
+    const conversationState = new ConversationState(new KeyValueBotStorage(store.kv));
+    bot = new HopsworksBot({
+      workflow: service,
+      discovery: provisioner,
+      planner: provisioner,
+      ids: store,
+      conversationState,
+      logger: logger.child({ component: 'bot' }),
+      clock,
+      notifier,
+      config: { appId: config.bot.appId, requiredApprovals: config.approval.requiredApprovals },
+    });
+    installOnTurnError(teams, logger.child({ component: 'teams' }), conversationState);
+    if (slack) installOnTurnError(slack.adapter, logger.child({ component: 'slack' }), conversationState);
+
+    const runner = new JobRunner({
+      store,
+      provisioner,
+      notifier,
+      clock,
+      logger: logger.child({ component: 'runner' }),
+      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      workflow: service,
     });
 
-    const readiness: ReadinessCheck[] = [
+    readiness.push(
       { name: 'store', check: () => store.ping() },
       {
         name: 'azure',
@@ -134,13 +206,15 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
           await pages.next();
         },
       },
-    ];
+    );
 
-    const server = new HttpServer({
-      logger,
-      readiness,
-      bot: { adapter, logic: (context: TurnContext) => bot.run(context) },
-    });
+    // Shutdown runs these in reverse: HTTP drains first, then Slack turns, then the runner releases its leases.
+    runner.start();
+    cleanups.push(() => runner.stop());
+    if (slack) {
+      const adapter = slack.adapter;
+      cleanups.push(() => adapter.idle());
+    }
     const url = await server.listen(config.port, config.host);
     cleanups.push(() => server.close());
     logger.info({ url, azureMode: config.azure.mode, slack: config.slack !== undefined, localOnly: config.localOnly }, 'listening');
