@@ -326,6 +326,19 @@ describe('cards with inputs become modals', () => {
     expect(fake.callsTo('chat.postMessage')).toHaveLength(posts);
   });
 
+  it('when the bot updates the card in place (next wizard step), the modal and the message follow', async () => {
+    const view = await openForm();
+    const messageTs = JSON.parse(view.private_metadata).m;
+    const res = await post(viewSubmissionBody({ user: ALICE, view, values: { name: 'nextstep' } }));
+    expect(res.json.response_action).toBe('update');
+    expect(JSON.stringify(res.json.view.blocks)).toContain('Step 2 of 2');
+    expect(JSON.parse(res.json.view.private_metadata)).toMatchObject({ c: 'C0PLATFORM', m: messageTs });
+    await settle();
+    const [update] = fake.callsTo('chat.update');
+    expect(update.args).toMatchObject({ channel: 'C0PLATFORM', ts: messageTs });
+    expect(JSON.stringify(update.args.blocks)).toContain('Step 2 of 2');
+  });
+
   it('a submitted modal is handled once even if Slack delivers it twice', async () => {
     const view = await openForm();
     const body = viewSubmissionBody({ user: ALICE, view: { ...view, id: 'V0ONCE', hash: 'h-once' }, values: { name: 'hopsonce' } });

@@ -70,6 +70,7 @@ export class EchoBot extends ActivityHandler {
       if (value) {
         if (value.action === 'cancel') await ctx.sendActivity('Cancelled.');
         else if (value.name === 'taken') await ctx.sendActivity({ attachments: [CardFactory.adaptiveCard(formCard('That name is taken, pick another.'))] });
+        else if (value.name === 'nextstep') await ctx.updateActivity({ type: 'message', id: ctx.activity.replyToId, attachments: [CardFactory.adaptiveCard(formCard('Step 2 of 2'))] });
         else if (value.name === 'reserved') await ctx.sendActivity({ text: 'Check the form.', channelData: { inputErrors: { name: 'That name is reserved.' } } });
         else await ctx.sendActivity(`Saved ${value.name} in ${value.region} for ${value.days} days, backups ${value.backup}`);
       } else if (text === 'form') {

@@ -417,9 +417,13 @@ export class SlackAdapter extends BotAdapter {
   async updateActivity(context: TurnContext, activity: Partial<Activity>): Promise<ResourceResponse | void> {
     const target = parseActivityId(activity.id);
     if (!target) throw new BotError('VALIDATION', `Cannot update Slack message "${activity.id}": not a Slack activity id.`);
-    const { text, blocks } = await this.renderMessage(activity);
-    await this.call('chat.update', () => this.client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: blocks as unknown as SlackTypes.KnownBlock[] }));
+    const rendered = await this.renderMessage(activity);
+    const { text, blocks } = rendered;
     const turn = this.turnOf(context);
+    const channelData = (isRecord(activity.channelData) ? activity.channelData : {}) as SlackOutgoingChannelData;
+    // A wizard moves to its next step by updating its card: the open modal follows it.
+    if (this.settleModal(turn, channelData, rendered, target.channel, target.ts) === 'errors') return { id: activity.id! };
+    await this.call('chat.update', () => this.client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: blocks as unknown as SlackTypes.KnownBlock[] }));
     turn.updated.add(`${target.channel}:${target.ts}`);
     turn.shown.set(`${target.channel}:${target.ts}`, blockTexts(blocks));
     return { id: `${target.channel}:${target.ts}` };
@@ -666,22 +670,8 @@ export class SlackAdapter extends BotAdapter {
     const { channel, threadTs } = parseConversationId(conversationId);
     const rendered = await this.renderMessage(activity);
 
-    // While a modal waits for its ack, the first answer decides what the modal does.
-    if (turn.viewAck && !turn.viewAck.settled) {
-      if (isRecord(channelData.inputErrors) && Object.keys(channelData.inputErrors).length > 0) {
-        const errors: Record<string, string> = {};
-        for (const [k, v] of Object.entries(channelData.inputErrors)) errors[k] = truncate(String(v), LIMITS.inputLabel);
-        turn.viewAck.resolve({ response_action: 'errors', errors });
-        return { id: '' };
-      }
-      const form = rendered.forms[0];
-      if (form && turn.modalContext) {
-        const meta: ModalMeta = { ...turn.modalContext, f: form.formId, i: form.primary };
-        turn.viewAck.resolve({ response_action: 'update', view: renderModal(form.card, form.primary, JSON.stringify(meta)) });
-        return { id: '' };
-      }
-      turn.viewAck.resolve(undefined);
-    }
+    const settled = this.settleModal(turn, channelData, rendered, channel);
+    if (settled === 'errors' || settled === 'update') return { id: '' };
 
     if (channelData.ephemeralTo) {
       const res = await this.call('chat.postEphemeral', () =>
@@ -720,6 +710,35 @@ export class SlackAdapter extends BotAdapter {
       await this.openModal(turn.trigger.id, form.card, form.primary, { f: form.formId, i: form.primary, c: postedChannel, t: threadTs, m: ts });
     }
     return { id: `${postedChannel}:${ts}` };
+  }
+
+  /**
+   * While a submitted modal waits for its ack, the bot's first answer decides what the modal does:
+   * `inputErrors` keep it open with the errors next to the fields; a card with inputs becomes the
+   * modal's next view; anything else closes it.
+   */
+  private settleModal(
+    turn: SlackTurn,
+    channelData: SlackOutgoingChannelData,
+    rendered: { forms: Array<{ card: AdaptiveCard; formId: string; primary: number }> },
+    channel: string,
+    messageTs?: string,
+  ): 'errors' | 'update' | 'closed' | undefined {
+    if (!turn.viewAck || turn.viewAck.settled) return undefined;
+    if (isRecord(channelData.inputErrors) && Object.keys(channelData.inputErrors).length > 0) {
+      const errors: Record<string, string> = {};
+      for (const [k, v] of Object.entries(channelData.inputErrors)) errors[k] = truncate(toPlain(String(v)), LIMITS.inputLabel);
+      turn.viewAck.resolve({ response_action: 'errors', errors });
+      return 'errors';
+    }
+    const form = rendered.forms[0];
+    if (form && turn.modalContext) {
+      const meta: ModalMeta = { ...turn.modalContext, c: channel, f: form.formId, i: form.primary, ...(messageTs ? { m: messageTs } : {}) };
+      turn.viewAck.resolve({ response_action: 'update', view: renderModal(form.card, form.primary, JSON.stringify(meta)) });
+      return 'update';
+    }
+    turn.viewAck.resolve(undefined);
+    return 'closed';
   }
 
   /** The bot is not in the channel a command came from: answer privately through the command's response_url. */
