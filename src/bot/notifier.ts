@@ -4,6 +4,7 @@
  * ids it posted so later events update cards in place, and coalesces bursts of step updates.
  */
 import { TeamsInfo, TurnContext, type BotAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { BotError } from '../core/errors';
 import type { Clock, Logger, Notifier, RequestEvent, StepSecret, Workflow } from '../core/ports';
 import type { ConversationRef, Platform, SetupRequest } from '../core/types';
 import { approvalCard, cardAttachment, escapeMarkdown, noticeCard, privateKeyCard, progressCard, summaryCard, type CardJson } from './cards';
@@ -119,10 +120,10 @@ export class ChatNotifier implements Notifier {
       }
       this.deps.logger.info({ requestId: request.id, kind: secret.kind }, 'secret delivered to the requester personal chat');
     } catch (err) {
+      // Only the message: a connector error could echo the request body, which holds the key.
       this.deps.logger.error({ requestId: request.id, kind: secret.kind, err: (err as Error).message }, 'could not deliver the secret; it is not kept');
-      await this.tellRequester(request, 'error', `The SSH private key of ${request.id} could not be delivered`, [
-        'The bot keeps no copy. Create a new key pair for the SSH key resource in the Azure portal (or with az sshkey create) and use that one.',
-      ]).catch(() => undefined);
+      // The runner marks the step failed, so the requester sees it and a retry makes a new key.
+      throw new BotError('INTERNAL', `The SSH private key of ${request.id} could not be sent to the requester's personal chat; the bot keeps no copy.`);
     }
   }
 
