@@ -121,11 +121,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const clock: Clock = { now: () => new Date() };
 
     // The HTTP server exists before the adapters so Slack can register turns that outlive their request.
-    let bot: HopsworksBot | undefined;
-    const logic = (context: TurnContext): Promise<void> => {
-      if (!bot) throw new Error('bot turn before the bot was built');
-      return bot.run(context);
-    };
+    // Called only once the server listens, by which time `bot` (declared below) exists.
+    const logic = (context: TurnContext): Promise<void> => bot.run(context);
     const teams = new CloudAdapter(botFrameworkAuthentication(config));
     const readiness: ReadinessCheck[] = [];
     const server = new HttpServer({ logger, readiness, bot: { adapter: teams, logic } });
@@ -170,7 +167,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     }
 
     const conversationState = new ConversationState(new KeyValueBotStorage(store.kv));
-    bot = new HopsworksBot({
+    const bot = new HopsworksBot({
       workflow: service,
       discovery: provisioner,
       planner: provisioner,
