@@ -59,6 +59,8 @@ export interface ArmContext {
   changed(): void;
   /** RSA size for generateKeyPair (2048 keeps a busy benchmark machine fast; Azure itself uses 3072). */
   sshKeyBits: number;
+  /** A principal still replicating is PrincipalNotFound even when principalType is given (Azure does this at times). */
+  strictReplication?: boolean;
 }
 
 export class ArmError extends Error {
@@ -1093,7 +1095,7 @@ export class ArmHandlers {
     await this.ctx.sleep(this.ctx.duration('roleAssignment'));
     const known = this.data.principals[principalId];
     const visible = known !== undefined && this.ctx.now() >= known.propagatedAt;
-    if (!visible && !principalType) {
+    if (!visible && (!principalType || this.ctx.strictReplication)) {
       throw badRequest(
         'PrincipalNotFound',
         `Principal ${principalId.replace(/-/g, '')} does not exist in the directory ${this.data.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,

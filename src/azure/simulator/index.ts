@@ -107,6 +107,8 @@ export interface ArmSimulatorOptions {
   identityHeader?: string;
   /** RSA modulus for generateKeyPair (default 2048; pass 3072 to match Azure exactly). */
   sshKeyBits?: number;
+  /** Role assignments for a principal still replicating fail PrincipalNotFound even with principalType (default false). */
+  strictReplication?: boolean;
   /** Oldest request log entries are dropped beyond this many (default 50 000). */
   requestLogLimit?: number;
 }
@@ -213,6 +215,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     sleep,
     changed,
     sshKeyBits: options.sshKeyBits ?? 2048,
+    strictReplication: options.strictReplication ?? false,
   });
 
   const requestLog: RequestLogEntry[] = [];
