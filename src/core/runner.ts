@@ -270,6 +270,10 @@ export class JobRunner {
         ...(output ? { output: { ...output } } : {}),
       }));
       finished.add(step.id);
+      this.logger.info(
+        { requestId: stored.id, stepId: step.id, action: step.action, attempt: stored.steps[step.id]?.attempts, ms: Date.parse(stored.steps[step.id]?.finishedAt ?? startedAt) - Date.parse(startedAt) },
+        'step done',
+      );
       await this.audit(stored, 'step.done', { stepId: step.id, action: step.action, ...(output ? { output } : {}), ...(result.secret ? { secretDelivered: result.secret.kind } : {}) });
       await this.notify('stepChanged', stored, step.id);
     };
