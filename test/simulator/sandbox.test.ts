@@ -41,6 +41,30 @@ describe('sandbox CA', () => {
     expect(res.stdout).toBe(path.join(dir, 'ca.pem'));
     expect(fs.existsSync(path.join(dir, 'ca-key.pem'))).toBe(true);
   });
+
+  it('resolves local bins and forwards SIGTERM to the child, exiting with the child’s code', async () => {
+    const dir = path.join(tmp, 'ca');
+    const version = spawnSync(process.execPath, [path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'tsc', '--version'], {
+      cwd: ROOT,
+      env: { ...process.env, SANDBOX_CA_DIR: dir },
+      encoding: 'utf8',
+    });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^Version 5\.9\./);
+
+    const script = "process.on('SIGTERM', () => { process.stdout.write('got-sigterm'); process.exit(5); }); process.stdout.write('ready\\n'); setInterval(() => {}, 1000);";
+    const launcher = spawn(process.execPath, [path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', script], {
+      env: { ...process.env, SANDBOX_CA_DIR: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    launcher.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => launcher.stdout!.on('data', () => out.includes('ready') && resolve()));
+    launcher.kill('SIGTERM');
+    expect(await exited).toBe(5);
+    expect(out).toContain('got-sigterm');
+  });
 });
 
 describe('persistence', () => {
@@ -74,6 +98,30 @@ describe('persistence', () => {
     fs.writeFileSync(statePath, JSON.stringify({ hello: 'world' }));
     await expect(startArmSimulator({ statePath })).rejects.toThrow(/not an ARM simulator state file/);
     expect(JSON.parse(fs.readFileSync(statePath, 'utf8'))).toEqual({ hello: 'world' });
+  });
+});
+
+describe('sandbox defaults', () => {
+  it('starts with one subscription, three resource groups, and ACR + managed identity not yet registered', async () => {
+    const sim = await startArmSimulator({ timeScale: 0.001 });
+    try {
+      process.env.IDENTITY_ENDPOINT = sim.identityEndpoint;
+      process.env.IDENTITY_HEADER = sim.identityHeader;
+      const c = clientsFor(sim, new DefaultAzureCredential());
+      const states = Object.fromEntries(
+        (await collect(c.resources.providers.list())).map((p) => [p.namespace, p.registrationState]),
+      );
+      expect(states).toMatchObject({
+        'Microsoft.Network': 'Registered',
+        'Microsoft.Compute': 'Registered',
+        'Microsoft.Storage': 'Registered',
+        'Microsoft.ManagedIdentity': 'NotRegistered',
+        'Microsoft.ContainerRegistry': 'NotRegistered',
+      });
+      expect((await collect(c.resources.resourceGroups.list())).map((g) => g.name).sort()).toEqual(['rg-analytics', 'rg-hopsworks-dev', 'rg-hopsworks-prod']);
+    } finally {
+      await sim.close();
+    }
   });
 });
 
