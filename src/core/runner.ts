@@ -151,7 +151,7 @@ export class JobRunner {
       if (this.jobs.has(req.id)) continue;
       if (!(await this.store.claim(req.id, this.owner, this.leaseTtlMs))) continue;
       const job = this.runJob(req.id)
-        .catch((err: unknown) => this.logger.error({ err, requestId: req.id }, 'job crashed; the lease lapses and the job is resumed'))
+        .catch((err: unknown) => this.logger.error({ err, requestId: req.id }, 'job crashed; its lease is released and a later poll resumes it'))
         .finally(() => this.jobs.delete(req.id));
       this.jobs.set(req.id, job);
       started.push(req.id);

@@ -339,6 +339,15 @@ describe('JobRunner', () => {
     expect(await store.claim(req.id, 'bot-c', 60_000)).toBe(false);
   });
 
+  it('start() keeps polling: a request approved after start is picked up and run', async () => {
+    const r = runner('bot-a');
+    r.start();
+    const req = await approvedRequest();
+    while ((await store.get(req.id))!.state !== 'succeeded') await new Promise((res) => setTimeout(res, 10));
+    await r.stop();
+    expect(exec.calls.map((c) => c.stepId).sort()).toEqual(['blobContainer', 'managedIdentity', 'roleAssignment', 'storageAccount']);
+  });
+
   it('a notifier that throws never stops provisioning', async () => {
     const req = await approvedRequest();
     notifier.fail = true;
