@@ -73,6 +73,11 @@ describe('role definitions and assignments', () => {
     const builtIn = await collect(c.authorization.roleDefinitions.list(subScope, { filter: "roleName eq 'Reader'" }));
     expect(builtIn.map((d) => d.roleType)).toEqual(['BuiltInRole']);
 
+    await expect(c.authorization.roleDefinitions.createOrUpdate(rgScope, crypto.randomUUID(), instanceRole('rooted', '/'))).rejects.toMatchObject({ statusCode: 400, code: 'InvalidAssignableScopes' });
+    await expect(
+      c.authorization.roleDefinitions.createOrUpdate(rgScope, crypto.randomUUID(), instanceRole('nowhere', `/subscriptions/${sim.subscriptionId}/resourceGroups/rg-missing`)),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+
     // The same GUID again is an update; another GUID with the same name anywhere in the tenant is refused.
     await c.authorization.roleDefinitions.createOrUpdate(rgScope, guid, instanceRole('hopsworks-instance', rgScope));
     const otherRg = `/subscriptions/${sim.subscriptionId}/resourceGroups/rg-analytics`;

@@ -989,6 +989,9 @@ export class ArmHandlers {
     const assignableScopes = Array.isArray(props.assignableScopes) ? props.assignableScopes.map(String) : [];
     if (assignableScopes.length === 0) throw badRequest('InvalidAssignableScopes', 'The role definition must have at least one assignable scope.');
     for (const s of assignableScopes) {
+      if (s.split('/').filter(Boolean).length === 0) {
+        throw badRequest('InvalidAssignableScopes', "Custom roles cannot use the root scope '/' as an assignable scope. Use a management group, subscription, resource group or resource.");
+      }
       this.validateScope(s);
       this.authorize(req, 'Microsoft.Authorization/roleDefinitions/write', s);
     }
