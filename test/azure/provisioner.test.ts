@@ -213,11 +213,28 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     expect(retried.state).toBe('succeeded');
   });
 
-  it('drift in an earlier setup (Basic registry, retention off, role actions changed) becomes update steps that fix it', async () => {
+  it('a global name taken after approval fails the step with the ARM code (from the LRO or the response) and a remediation', async () => {
+    const target = h.newResourceGroup('rg-race');
+    const req = await h.submitApproved(target);
+    h.sim.takeGlobalName('registry', req.options.registryName);
+    h.sim.takeGlobalName('storage', req.options.storageAccountName);
+    await h.runner().drain();
+    const failed = (await h.store.get(req.id))!;
+    expect(failed.state).toBe('failed');
+    const errors = [failed.steps.containerRegistry.error, failed.steps.storageAccount.error].filter(Boolean);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) {
+      expect(e!.code).toMatch(/AlreadyInUse|StorageAccountAlreadyTaken/);
+      expect(e!.remediation).toMatch(/Start a new setup/);
+    }
+  });
+
+  it('drift in an earlier setup (registry not Premium, retention off, role actions changed) becomes update steps that fix it', async () => {
     const target = h.newResourceGroup('rg-drift');
     const first = await h.submitApproved(target, { roleName: 'hopsworks-instance-drift' });
     await h.runner().drain();
     const c = h.clients.forSubscription(target.subscriptionId);
+    await c.registry.registries.beginUpdateAndWait(target.resourceGroup, first.options.registryName, { policies: { retentionPolicy: { days: 7, status: 'disabled' } } }, { updateIntervalInMs: 5 });
     await c.registry.registries.beginUpdateAndWait(target.resourceGroup, first.options.registryName, { sku: { name: 'Standard' }, adminUserEnabled: true }, { updateIntervalInMs: 5 });
     const guid = (await h.store.get(first.id))!.steps.roleDefinition.output!.guid;
     const scope = `/subscriptions/${target.subscriptionId}/resourceGroups/${target.resourceGroup}`;
@@ -229,8 +246,9 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     const options = { ...(await p.suggestOptions(target, id)), roleName: 'hopsworks-instance-drift' };
     const plan = await p.preflight({ requestId: id, kind: 'setup', target, options });
     expect(byId(plan.steps, 'containerRegistry')).toMatchObject({ action: 'update', properties: { sku: 'Premium', adminUserEnabled: false } });
+    expect(byId(plan.steps, 'registryRetention')).toMatchObject({ action: 'update', dependsOn: ['containerRegistry'] });
     expect(byId(plan.steps, 'roleDefinition').action).toBe('update');
-    expect(plan.warnings.filter((w) => w.startsWith('Drift:'))).toHaveLength(2);
+    expect(plan.warnings.filter((w) => w.startsWith('Drift:'))).toHaveLength(3);
     await h.service.submit({ id, kind: 'setup', requester: requesterActor, target, options, reason: 'fix drift', plan, conversations: { activityIds: {} } });
     await h.service.approve(id, { platform: 'teams', userId: 'aad-alice', displayName: 'Alice' }, plan.hash);
     await h.runner(p).drain();
@@ -238,6 +256,7 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     const reg = await c.registry.registries.get(target.resourceGroup, first.options.registryName);
     expect(reg.sku.name).toBe('Premium');
     expect(reg.adminUserEnabled).toBe(false);
+    expect(reg.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
     const fixed = await c.authorization.roleDefinitions.get(scope, guid);
     expect([...(fixed.permissions?.[0].actions ?? [])].sort()).toEqual([...INSTANCE_ROLE_ACTIONS].sort());
   });
