@@ -372,7 +372,8 @@ export class SlackAdapter extends BotAdapter {
       .trim();
     const activity = this.baseActivity({
       type: ActivityTypes.Message,
-      id: `${event.channel}:${event.ts}`,
+      // Not `<channel>:<ts>`: botbuilder copies the incoming id into replies' replyToId, which would thread every answer.
+      id: `msg:${event.channel}:${event.ts}`,
       userId: event.user,
       userName: event.user,
       channel: event.channel,
@@ -667,7 +668,11 @@ export class SlackAdapter extends BotAdapter {
     const channelData = (isRecord(activity.channelData) ? activity.channelData : {}) as SlackOutgoingChannelData;
     const conversationId = activity.conversation?.id;
     if (!conversationId) throw new BotError('VALIDATION', 'Slack message without a conversation id.');
-    const { channel, threadTs } = parseConversationId(conversationId);
+    const parsed = parseConversationId(conversationId);
+    const channel = parsed.channel;
+    // `replyToId` naming a message of this channel means "under that message": its thread.
+    const replyTo = parseActivityId(activity.replyToId);
+    const threadTs = parsed.threadTs ?? (replyTo && replyTo.channel === channel ? replyTo.ts : undefined);
     const rendered = await this.renderMessage(activity);
 
     const settled = this.settleModal(turn, channelData, rendered, channel);
