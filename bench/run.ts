@@ -4,7 +4,8 @@
  * markdown table and writes bench/results.json. `--write-doc` also refreshes docs/performance.md.
  *
  * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
- * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05).
+ * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
+ * BENCH_SKIP (comma list of sections to leave out: provisioning, setups).
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   const concurrentSetups = num('BENCH_CONCURRENT_SETUPS', 20);
   const timeScale = num('BENCH_TIME_SCALE', 0.05);
   const concurrencies = [1, 50];
+  const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').map((x) => x.trim()).filter(Boolean));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'hopsworks-bench-'));
   const cpus = os.cpus();
 
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
   log('provisioning makespan on the simulator…');
   let provisioning: ProvisioningResult | { error: string };
   try {
+    if (skip.has('provisioning')) throw new Error('skipped (BENCH_SKIP)');
     provisioning = await runProvisioningBench({ timeScale });
   } catch (err) {
     provisioning = { error: String((err as Error).message ?? err) };
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
     log(`${concurrentSetups} concurrent setups under throttling…`);
     let setups: ConcurrentSetupsResult | { error: string };
     try {
+      if (skip.has('setups')) throw new Error('skipped (BENCH_SKIP)');
       setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, log });
     } catch (err) {
       setups = { error: String((err as Error).message ?? err) };

@@ -247,6 +247,11 @@ export class HttpServer {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'body must be a JSON object (a Bot Framework activity)');
     }
+    // botbuilder answers a missing or non-string `type` with a thrown validation error (a 500).
+    const type = (body as { type?: unknown }).type;
+    if (typeof type !== 'string' || type.trim() === '') {
+      throw new HttpError(400, 'body must be a Bot Framework activity with a string "type"');
+    }
     const request: BotRequest = { body: body as Record<string, unknown>, headers: req.headers, method: req.method };
     await bot.adapter.process(request, botResponse(res), async (context) => {
       this.turns++;
