@@ -131,6 +131,25 @@ describe('injected faults', () => {
     }
   });
 
+  it('throttles subscription writes beyond the token bucket with SubscriptionRequestsThrottled, and the SDK waits and retries', async () => {
+    sim.setThrottle({ writeBurst: 3, writesPerSecond: 5 });
+    try {
+      const before = sim.requestLog.length;
+      const created = await Promise.all(
+        ['thr-1', 'thr-2', 'thr-3', 'thr-4', 'thr-5'].map((name) => c.msi.userAssignedIdentities.createOrUpdate(RG, name, { location: 'westeurope' })),
+      );
+      expect(created.map((i) => i.name)).toEqual(['thr-1', 'thr-2', 'thr-3', 'thr-4', 'thr-5']);
+      const throttled = sim.requestLog.slice(before).filter((e) => e.throttled);
+      expect(throttled.length).toBeGreaterThan(0);
+      expect(throttled.every((e) => e.status === 429 && e.method === 'PUT')).toBe(true);
+      // Reads are not limited by the write bucket.
+      await Promise.all(Array.from({ length: 10 }, () => c.resources.resourceGroups.get(RG)));
+      expect(sim.requestLog.slice(-10).every((e) => e.status === 200)).toBe(true);
+    } finally {
+      sim.setThrottle(undefined);
+    }
+  });
+
   it('replays the same fault sequence for the same seed', async () => {
     const run = async () => {
       sim.setFaults({ rate429: 0.3, rate5xx: 0.2, seed: 99, methods: ['GET'] });

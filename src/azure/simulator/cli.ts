@@ -5,7 +5,8 @@
  *   node scripts/with-sandbox-ca.js tsx src/azure/simulator/cli.ts --time-scale 0.01 --state data/sim.json
  *
  * Options: --port N, --identity-port N, --host H, --time-scale X, --state FILE, --ca-dir DIR,
- * --propagation-ms N, --tenant-id ID, --identity-header S, --faults JSON, --inline-lro-ms N.
+ * --propagation-ms N, --tenant-id ID, --identity-header S, --faults JSON, --throttle JSON, --inline-lro-ms N,
+ * --unregistered NS1,NS2 (namespaces left NotRegistered; pass '' for none).
  * SIGINT/SIGTERM close it (flushing the state file) and exit 0.
  */
 import { ArmSimulatorOptions, startArmSimulator } from './index';
@@ -32,6 +33,8 @@ function parseArgs(argv: string[]): ArmSimulatorOptions {
       case '--identity-header': opts.identityHeader = v; i++; break;
       case '--inline-lro-ms': opts.inlineLroMaxMs = num(a, v); i++; break;
       case '--faults': opts.faults = JSON.parse(v ?? '{}') as ArmSimulatorOptions['faults']; i++; break;
+      case '--throttle': opts.throttle = JSON.parse(v ?? '{}') as ArmSimulatorOptions['throttle']; i++; break;
+      case '--unregistered': opts.unregisteredProviders = (v ?? '').split(',').filter(Boolean); i++; break;
       default: throw new Error(`unknown option ${a}`);
     }
   }

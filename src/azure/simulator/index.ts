@@ -17,7 +17,8 @@
  * - a latency model (realistic durations × timeScale; work up to inlineLroMaxMs finishes inside the request,
  *   longer work goes through LRO polling with a whole-second Retry-After), injectable faults (429 + Retry-After,
  *   500/503, connection reset; 5xx/resets on writes may strike after the write took effect, so retried PUTs must
- *   be idempotent; deterministic with a seed), optional JSON persistence (tokens only as hashes);
+ *   be idempotent; deterministic with a seed), ARM's subscription write throttling as a token bucket
+ *   (SubscriptionRequestsThrottled), optional JSON persistence (tokens only as hashes);
  * - errors as ARM sends them: `{ error: { code, message } }`, MissingApiVersionParameter, ResourceNotFound,
  *   ResourceGroupNotFound, SubscriptionNotFound, InvalidResourceType.
  * Not simulated: the blob data plane (markContainerHasBlobs is a test-side flag only), Microsoft Graph
@@ -75,6 +76,15 @@ export interface FaultOptions {
   methods?: string[];
 }
 
+/**
+ * ARM's own throttling: a token bucket of writes per subscription (Azure: 200 tokens, refilled 10/s).
+ * Over the limit a write gets 429 SubscriptionRequestsThrottled with Retry-After.
+ */
+export interface ThrottleOptions {
+  writeBurst: number;
+  writesPerSecond: number;
+}
+
 export interface ArmSimulatorOptions {
   /** HTTPS port for ARM (0 = random). */
   port?: number;
@@ -87,6 +97,8 @@ export interface ArmSimulatorOptions {
   /** Scaled operations up to this long complete inside the request instead of via LRO polling. Default 250 ms. */
   inlineLroMaxMs?: number;
   faults?: FaultOptions;
+  /** Subscription write throttling (off by default). */
+  throttle?: ThrottleOptions;
   tenantId?: string;
   subscriptions?: SubscriptionSeed[];
   /**
@@ -122,6 +134,8 @@ export interface RequestLogEntry {
   fault?: '429' | '5xx' | 'reset';
   /** The fault hit after the request had taken effect (a lost answer to a write). */
   faultAfterWork?: boolean;
+  /** The 429 came from the subscription write limit (setThrottle), not from injected faults. */
+  throttled?: boolean;
 }
 
 export interface ArmSimulator {
@@ -136,6 +150,7 @@ export interface ArmSimulator {
   state: SimStateData;
   requestLog: RequestLogEntry[];
   setFaults(f: FaultOptions | undefined): void;
+  setThrottle(t: ThrottleOptions | undefined): void;
   setLatency(opts: { timeScale?: number; durations?: Partial<Durations>; inlineLroMaxMs?: number }): void;
   setTimeScale(timeScale: number): void;
   /** Writes (PUT/PATCH/POST/DELETE) that reached ARM, optionally only those whose path matches. */
@@ -164,6 +179,20 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
   if (options.propagationDelayMs !== undefined) durations.principalPropagation = options.propagationDelayMs;
   let inlineMaxMs = options.inlineLroMaxMs ?? 250;
   let faults: FaultOptions | undefined = options.faults;
+  let throttle: ThrottleOptions | undefined = options.throttle;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  /** Takes a write token for the subscription; returns the seconds to wait when the bucket is empty. */
+  const takeWriteToken = (subscription: string): { waitSeconds?: number; remaining: number } => {
+    if (!throttle) return { remaining: Infinity };
+    const now = Date.now();
+    const b = buckets.get(subscription) ?? { tokens: throttle.writeBurst, at: now };
+    b.tokens = Math.min(throttle.writeBurst, b.tokens + ((now - b.at) / 1000) * throttle.writesPerSecond);
+    b.at = now;
+    buckets.set(subscription, b);
+    if (b.tokens < 1) return { waitSeconds: Math.max(1, Math.ceil((1 - b.tokens) / throttle.writesPerSecond)), remaining: 0 };
+    b.tokens -= 1;
+    return { remaining: Math.floor(b.tokens) };
+  };
   let rng = mulberry32(faults?.seed ?? 1);
 
   const data =
@@ -297,6 +326,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     const method = (req.method ?? 'GET').toUpperCase();
     const entry: RequestLogEntry = { time: started.toISOString(), method, path: url.pathname.replace(/\/{2,}/g, '/'), status: 0 };
     const requestId = crypto.randomUUID();
+    let throttleHeaders: Record<string, string> = {};
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
       log(entry);
@@ -340,6 +370,23 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         return sendError(new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests."));
       }
 
+      const isWriteMethod = method !== 'GET' && method !== 'HEAD';
+      const subMatch = /^\/+subscriptions\/([^/]+)/i.exec(url.pathname);
+      if (throttle && isWriteMethod && subMatch) {
+        const sub = subMatch[1].toLowerCase();
+        const t = takeWriteToken(sub);
+        if (t.waitSeconds !== undefined) {
+          entry.fault = '429';
+          entry.throttled = true;
+          return send(
+            429,
+            { error: { code: 'SubscriptionRequestsThrottled', message: `Number of 'write' requests for subscription '${sub}' actor '${principal.principalId}' exceeded. Please try again after '${t.waitSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling` } },
+            { 'retry-after': String(t.waitSeconds), 'x-ms-ratelimit-remaining-subscription-writes': '0' },
+          );
+        }
+        throttleHeaders = { 'x-ms-ratelimit-remaining-subscription-writes': String(t.remaining) };
+      }
+
       // Faults: 429 always before the work; 5xx and resets sometimes after it, as a lost answer to a PUT would be.
       let after: '5xx' | 'reset' | undefined;
       if (faults && (!faults.methods || faults.methods.map((m) => m.toUpperCase()).includes(method))) {
@@ -348,8 +395,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         const r2 = r1 + (faults.rate5xx ?? 0);
         const r3 = r2 + (faults.rate429 ?? 0);
         const retryAfter = String(faults.retryAfterSeconds ?? 0);
-        const isWrite = method !== 'GET' && method !== 'HEAD';
-        const whenAfter = isWrite && rng() < (faults.afterWorkShare ?? 0.5);
+        const whenAfter = isWriteMethod && rng() < (faults.afterWorkShare ?? 0.5);
         if (roll < r1) {
           if (!whenAfter) return reset();
           after = 'reset';
@@ -393,7 +439,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
         entry.fault = '5xx';
         return sendServerError(send, rng(), String(faults?.retryAfterSeconds ?? 0));
       }
-      send(result.status, result.body, result.headers);
+      send(result.status, result.body, { ...throttleHeaders, ...result.headers });
     } catch (err) {
       send(500, { error: { code: 'InternalServerError', message: `Simulator error: ${(err as Error).message}` } });
     }
@@ -434,6 +480,10 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     caCertPath: ca.certPath,
     state: data,
     requestLog,
+    setThrottle(t) {
+      throttle = t;
+      buckets.clear();
+    },
     setFaults(f) {
       faults = f;
       rng = mulberry32(f?.seed ?? 1);
