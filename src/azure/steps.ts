@@ -487,8 +487,10 @@ async function sshPublicKey(env: StepEnv): Promise<StepResult> {
         secret: { kind: 'sshPrivateKey', value: pair.privateKey },
       };
     } catch (err) {
+      const info = armErrorInfo(err);
       const again = await getOrUndefined(() => c.compute.sshPublicKeys.get(rg, name));
-      if (attempt >= 3 || armErrorInfo(err).statusCode !== 409 || !again?.publicKey) throw err;
+      // Re-thrown without the SDK error: its response (logged by callers) could hold a private key body.
+      if (attempt >= 3 || info.statusCode !== 409 || !again?.publicKey) throw Object.assign(new Error(info.message), { code: info.code, statusCode: info.statusCode });
       await startOver();
     }
   }
