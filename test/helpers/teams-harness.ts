@@ -70,6 +70,7 @@ export class TranscriptAdapter extends TestAdapter {
 
 export interface TeamsWorld {
   sim: ArmSimulator;
+  provisioner: AzureProvisioner;
   store: Store;
   service: SetupService;
   notifier: Notifier;
@@ -113,6 +114,7 @@ export async function createTeamsWorld(opts: { approvers?: string[]; requiredApp
   installOnTurnError(adapter, logger, conversationState);
   return {
     sim,
+    provisioner,
     store,
     service,
     notifier,
