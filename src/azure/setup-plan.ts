@@ -58,6 +58,10 @@ export const STEP_SECONDS: Record<PlanStep['kind'], number> = {
 };
 const READ_SECONDS = 0.3;
 
+/**
+ * Standard_RAGRS: what the guide's `az storage account create` gets by default and what Hopsworks' Terraform
+ * helper sets; backups of a feature store are worth the geo-redundant copy. (LRS is cheaper per GB, see prices.json.)
+ */
 export const STORAGE_SKU = 'Standard_RAGRS';
 export const STORAGE_KIND = 'StorageV2';
 export const GUIDE_REGISTRY_NAME = 'hopsworksecr';
