@@ -272,6 +272,9 @@ async function main(): Promise<void> {
         `Bot Framework endpoint: ${app.url}/api/messages (${config.localOnly ? 'unauthenticated, localhost only' : 'authenticated'})`,
         'Talk to the bot with the Microsoft 365 Agents Playground:',
         `  ${PLAYGROUND_COMMAND(port)}`,
+        ...(config.approval.approvers.length === 0
+          ? ['Nobody can approve yet: set HOPSWORKS_APPROVERS (the Playground approver is 22222222-2222-4222-8222-2222222222a2).']
+          : [`Approvers: ${config.approval.approvers.join(', ')}`]),
       ])}\n`,
     );
   } else {

@@ -119,7 +119,7 @@ describe('startup with a bad environment', () => {
     const { code, stderr } = await start({ HOPSWORKS_REQUIRED_APPROVALS: 'x' });
     expect(code).not.toBe(0);
     expect(stderr).toContain('HOPSWORKS_REQUIRED_APPROVALS must be a whole number ≥ 1 (got "x")');
-  });
+  }, 120_000);
 
   test('several bad variables: every one is named in the same message', async () => {
     const { code, stderr } = await start({ PORT: 'http', LOG_LEVEL: 'loud', AZURE_MODE: 'live', SLACK_BOT_TOKEN: 'xoxb-1' });
@@ -128,5 +128,5 @@ describe('startup with a bad environment', () => {
       expect(stderr).toContain(name);
     }
     expect(stderr).not.toContain('listening');
-  });
+  }, 120_000);
 });
