@@ -54,6 +54,7 @@ describe('authentication', () => {
     expect(ok.body).toMatchObject({ token_type: 'Bearer', resource: 'https://management.azure.com', client_id: sim.botClientId });
     expect(Number(ok.body.expires_on)).toBeGreaterThan(Date.now() / 1000);
     expect((await token({ 'api-version': '2019-08-01', resource: 'https://management.azure.com', client_id: crypto.randomUUID() })).status).toBe(400);
+    expect((await token({ 'api-version': '2019-08-01', resource: 'https://management.azure.com', mi_res_id: '/subscriptions/x/resourcegroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z' })).status).toBe(400);
 
     const viaSdk = await c.credential.getToken(ARM_SCOPE);
     const listed = await rawArm(`/subscriptions?api-version=2022-12-01`, { authorization: `Bearer ${viaSdk!.token}` });

@@ -285,9 +285,11 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     }
     const clientId = url.searchParams.get('client_id');
     const objectId = url.searchParams.get('principal_id') ?? url.searchParams.get('object_id');
+    const resourceId = url.searchParams.get('mi_res_id') ?? url.searchParams.get('msi_res_id');
     let principal: SimPrincipal | undefined;
     if (clientId) principal = Object.values(data.principals).find((p) => key(p.clientId) === key(clientId));
     else if (objectId) principal = data.principals[key(objectId)];
+    else if (resourceId) principal = Object.values(data.principals).find((p) => p.identityResourceId !== undefined && key(p.identityResourceId) === key(resourceId));
     else principal = data.principals[data.botPrincipalId];
     if (!principal) {
       return send(400, { error: 'invalid_request', error_description: 'Identity not found: no managed identity with that id is assigned to this app.' });
