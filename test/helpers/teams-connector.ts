@@ -28,6 +28,8 @@ export interface TeamsConnector {
   calls: string[];
   created: Record<string, unknown>[];
   members: Member[];
+  /** When set, creating a conversation is refused (the user blocked the bot's 1:1 chat). */
+  failCreateConversation: boolean;
   /** Message ids in a conversation (exact id), in posting order. */
   inConversation(conversationId: string): StoredMessage[];
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function startTeamsConnector(members: Member[]): Promise<TeamsConne
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
 
+  const state = { failCreateConversation: false };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -53,6 +56,7 @@ export async function startTeamsConnector(members: Member[]): Promise<TeamsConne
       const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
       let m: RegExpExecArray | null;
       if (req.method === 'POST' && path === '/v3/conversations') {
+        if (state.failCreateConversation) return json(res, 403, { error: { code: 'ConversationBlockedByUser', message: 'User blocked the conversation with the bot.' } });
         created.push(body);
         const user = (body.members as { id: string }[])[0];
         const id = `a:personal-${user.id}`;
@@ -89,6 +93,12 @@ export async function startTeamsConnector(members: Member[]): Promise<TeamsConne
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
+    get failCreateConversation() {
+      return state.failCreateConversation;
+    },
+    set failCreateConversation(v: boolean) {
+      state.failCreateConversation = v;
+    },
     url: `http://127.0.0.1:${port}/`,
     messages,
     calls,

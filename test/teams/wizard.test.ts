@@ -153,7 +153,9 @@ describe('setup wizard', () => {
     const card = w.adapter.lastCard();
     expect(errorUnder(card, 'sshPublicKey')).toMatch(/private key/);
     expect(cardInputs(card).sshPublicKey).toBe('');
-    expect(JSON.stringify(await w.store.kv.get('botstate:msteams/conversations/a:personal-rita/'))).not.toContain('secretsecret');
+    const dialogState = await w.store.kv.get('botstate:msteams/conversations/a:personal-rita/');
+    expect(JSON.stringify(dialogState)).toContain('"values"');
+    expect(JSON.stringify(dialogState)).not.toContain('secretsecret');
     expect(w.logger.text()).not.toContain('secretsecret');
   });
 
