@@ -4,7 +4,7 @@ import type { FormOutputs, Plan, PlanStep, SetupOptions, SetupRequest, Target } 
 import { isBotTagged } from './arm';
 import type { AzureClients } from './clients';
 import { resolveOptions, type AzureProvisionerOptions, type Ctx } from './context';
-import { isNotFound } from './errors';
+import { isNotFound, stepFailure } from './errors';
 import { randomSuffix, REGISTRY_RULE, STORAGE_ACCOUNT_RULE } from './naming';
 import { GUIDE_REGISTRY_NAME, listRolesByName, planSetup, readResourceGroup, registryNameAvailable, storageNameAvailable } from './setup-plan';
 import { executeStep } from './steps';
@@ -26,7 +26,11 @@ export class AzureProvisioner implements Provisioner {
     this.ctx = { clients, opts: resolveOptions(options) };
   }
 
-  async listSubscriptions(): Promise<SubscriptionInfo[]> {
+  listSubscriptions(): Promise<SubscriptionInfo[]> {
+    return azureCall('Listing subscriptions', () => this.subscriptionsNow());
+  }
+
+  private async subscriptionsNow(): Promise<SubscriptionInfo[]> {
     const out: SubscriptionInfo[] = [];
     for await (const s of this.ctx.clients.subscriptions.subscriptions.list()) {
       if (!s.subscriptionId) continue;
@@ -35,7 +39,11 @@ export class AzureProvisioner implements Provisioner {
     return out.sort((a, b) => a.displayName.localeCompare(b.displayName));
   }
 
-  async listResourceGroups(subscriptionId: string): Promise<ResourceGroupInfo[]> {
+  listResourceGroups(subscriptionId: string): Promise<ResourceGroupInfo[]> {
+    return azureCall('Listing resource groups', () => this.resourceGroupsNow(subscriptionId));
+  }
+
+  private async resourceGroupsNow(subscriptionId: string): Promise<ResourceGroupInfo[]> {
     const c = this.ctx.clients.forSubscription(subscriptionId);
     const out: ResourceGroupInfo[] = [];
     for await (const rg of c.resources.resourceGroups.list()) {
@@ -48,7 +56,11 @@ export class AzureProvisioner implements Provisioner {
    * Defaults for the options step. Resources an earlier request left in this resource group are proposed
    * again (so the plan reuses them); new global names are generated until Azure says they are free.
    */
-  async suggestOptions(target: Target, requestId: string): Promise<SetupOptions> {
+  suggestOptions(target: Target, requestId: string): Promise<SetupOptions> {
+    return azureCall('Proposing names', () => this.suggestNow(target, requestId));
+  }
+
+  private async suggestNow(target: Target, requestId: string): Promise<SetupOptions> {
     const c = this.ctx.clients.forSubscription(target.subscriptionId);
     const rg = (await readResourceGroup(c, target.resourceGroup)).name;
     const random = this.ctx.opts.random;
@@ -141,12 +153,14 @@ export class AzureProvisioner implements Provisioner {
     return new BotError('VALIDATION', `Could not find a free ${what} name after ${NAME_ATTEMPTS} tries; type one.`, { details: { field } });
   }
 
-  async preflight(input: PreflightInput): Promise<Plan> {
-    if (input.kind === 'teardown') {
-      if (!input.parent) throw new BotError('VALIDATION', 'A teardown needs the setup request it undoes.', { details: { field: 'parentId' } });
-      return planTeardown(this.ctx, { requestId: input.requestId, parent: input.parent, confirmDeleteData: input.confirmDeleteData });
-    }
-    return planSetup(this.ctx, { requestId: input.requestId, target: input.target, options: input.options });
+  preflight(input: PreflightInput): Promise<Plan> {
+    return azureCall('Preflight', () => {
+      if (input.kind === 'teardown') {
+        if (!input.parent) throw new BotError('VALIDATION', 'A teardown needs the setup request it undoes.', { details: { field: 'parentId' } });
+        return planTeardown(this.ctx, { requestId: input.requestId, parent: input.parent, confirmDeleteData: input.confirmDeleteData });
+      }
+      return planSetup(this.ctx, { requestId: input.requestId, target: input.target, options: input.options });
+    });
   }
 
   executeStep(request: SetupRequest, step: PlanStep): Promise<StepResult> {
@@ -180,5 +194,14 @@ export class AzureProvisioner implements Provisioner {
       if (isNotFound(err)) return;
       throw err;
     }
+  }
+}
+
+/** ARM errors outside a step (discovery, preflight) become `AZURE` BotErrors with code and remediation too. */
+async function azureCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw stepFailure(what, err);
   }
 }
