@@ -3,7 +3,7 @@
  * submissions, configuration) gets a clear answer: an HTTP status or a bot reply this test asserts.
  * The bot runs as a child process; at the end it is still up and no stored request has changed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startArmSimulator, type ArmSimulator } from '../../src/azure/simulator';
@@ -53,12 +53,16 @@ const SLACK_USERS: Record<string, { id: string; name: string }> = {
   stranger: { id: 'U0STRANGER', name: 'sam' },
 };
 
-/** Replaces $PENDING, $HASH and $REPEAT:s:n everywhere in a JSON value. */
-function expand<T>(value: T, pending: SetupRequest): T {
+/** Replaces $OWN_PENDING, $OWN_HASH, $PENDING, $HASH and $REPEAT:s:n everywhere in a JSON value. */
+function expand<T>(value: T, pending: SetupRequest, own: SetupRequest): T {
   const str = (s: string): unknown => {
     const rep = /^\$REPEAT:(.*):(\d+)$/s.exec(s);
     if (rep) return rep[1].repeat(Math.ceil(Number(rep[2]) / Math.max(1, rep[1].length))).slice(0, Number(rep[2]));
-    return s.replace(/\$PENDING/g, pending.id).replace(/\$HASH/g, pending.plan!.hash);
+    return s
+      .replace(/\$OWN_PENDING/g, own.id)
+      .replace(/\$OWN_HASH/g, own.plan!.hash)
+      .replace(/\$PENDING/g, pending.id)
+      .replace(/\$HASH/g, pending.plan!.hash);
   };
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return str(v);
@@ -89,7 +93,7 @@ function shownTexts(body: string): string[] {
   const out: string[] = [];
   const walk = (v: unknown, key?: string): void => {
     if (typeof v === 'string') {
-      if (!['type', 'id', 'serviceUrl', 'channelId', 'contentType', 'version', '$schema', 'style', 'color', 'size', 'weight', 'spacing', 'channel', 'ts', 'token', 'action_id', 'block_id', 'value'].includes(key ?? '')) out.push(v);
+      if (!['type', 'id', 'serviceUrl', 'channelId', 'contentType', 'version', '$schema', 'style', 'color', 'size', 'weight', 'spacing', 'channel', 'ts', 'token', 'action_id', 'block_id'].includes(key ?? '')) out.push(v);
       return;
     }
     if (Array.isArray(v)) v.forEach((x) => walk(x, key));
@@ -97,6 +101,11 @@ function shownTexts(body: string): string[] {
   };
   walk(parsed);
   return out;
+}
+
+/** RELIABILITY_DUMP=file appends what each case got back, for reviewing the corpus' expectations. */
+function dump(id: string, seen: object): void {
+  if (process.env.RELIABILITY_DUMP) appendFileSync(process.env.RELIABILITY_DUMP, `${JSON.stringify({ id, ...seen })}\n`);
 }
 
 function statusOk(expected: number | number[] | undefined, actual: number): boolean {
@@ -131,6 +140,8 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
   let bot: BotProcess;
   let pendingTeams: SetupRequest;
   let pendingSlack: SetupRequest;
+  let ownTeams: SetupRequest;
+  let ownSlack: SetupRequest;
   let before: SetupRequest[];
 
   beforeAll(async () => {
@@ -147,6 +158,14 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
     pendingSlack = await seedPendingRequest(service, store, {
       requester: { platform: 'slack', userId: SLACK_USERS.requester.id, displayName: 'rita' },
       resourceGroup: 'rg-bad-input-slack',
+    });
+    // Requested by the approvers themselves: their own Approve click must be refused.
+    sim.addResourceGroup('rg-bad-input-own-teams', 'westeurope');
+    sim.addResourceGroup('rg-bad-input-own-slack', 'westeurope');
+    ownTeams = await seedPendingRequest(service, store, { requester: TEAMS_USERS.approver.actor, resourceGroup: 'rg-bad-input-own-teams' });
+    ownSlack = await seedPendingRequest(service, store, {
+      requester: { platform: 'slack', userId: SLACK_USERS.approver.id, displayName: 'ada' },
+      resourceGroup: 'rg-bad-input-own-slack',
     });
     before = await store.list({ limit: 1000 });
     bot = await spawnBot(
@@ -174,7 +193,7 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
   const slackCases = (slackCorpus as { cases: Case[] }).cases;
 
   test.each(teamsCases.map((c) => [c.id, c] as const))('Teams: %s', async (_id, raw) => {
-    const c = expand(raw, pendingTeams);
+    const c = expand(raw, pendingTeams, ownTeams);
     const req = c.request as { raw?: string; oversizeBytes?: number; as?: string; conversationType?: 'personal' | 'channel'; activity?: Json; invoke?: { verb: string; data: Json } };
     const user = TEAMS_USERS[req.as ?? 'stranger'];
     const conversationId = req.conversationType === 'channel' ? `19:case-${c.id}@thread.tacv2` : `a:case-${c.id}`;
@@ -197,6 +216,7 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
     const invokeTexts = resText ? shownTexts(resText) : [];
     const all = [...replies, ...invokeTexts];
     const seen = { status: res.status, replies: replies.join(' | ').slice(0, 500), invoke: invokeTexts.join(' | ').slice(0, 500) };
+    dump(c.id, seen);
 
     expect({ case: c.id, statusOk: statusOk(e.status, res.status), seen }).toEqual({ case: c.id, statusOk: true, seen });
     if (e.reply) expect({ case: c.id, reply: replies.some((t) => new RegExp(e.reply!, 'i').test(t)), seen }).toEqual({ case: c.id, reply: true, seen });
@@ -214,7 +234,7 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
   });
 
   test.each(slackCases.map((c) => [c.id, c] as const))('Slack: %s', async (_id, raw) => {
-    const c = expand(raw, pendingSlack);
+    const c = expand(raw, pendingSlack, ownSlack);
     const index = slackCases.findIndex((x) => x.id === c.id);
     const channel = `C0CASE${String(index).padStart(3, '0')}`;
     const responsePath = `response/${channel}`;
@@ -275,6 +295,7 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
     const calls = await settledCalls(slackApi, from, (call) => call.body.includes(channel) || call.path.includes(responsePath), needReply);
     const replies = calls.flatMap((call) => shownTexts(call.body));
     const seen = { status: res.status, replies: replies.join(' | ').slice(0, 500) };
+    dump(c.id, seen);
 
     expect({ case: c.id, statusOk: statusOk(e.status, res.status), seen }).toEqual({ case: c.id, statusOk: true, seen });
     if (e.reply) expect({ case: c.id, reply: replies.some((t) => new RegExp(e.reply!, 'i').test(t)), seen }).toEqual({ case: c.id, reply: true, seen });
