@@ -516,3 +516,54 @@ describe('proactive messages', () => {
   });
 });
 
+
+describe('a bot slower than Slack\'s 3 seconds', () => {
+  let slow: SlackIntegration;
+  let slowServer: http.Server;
+  let slowUrl: string;
+
+  beforeAll(async () => {
+    // A short ack window stands in for a slow Azure call; the gate below makes the order certain.
+    slow = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, ackDeadlineMs: 30 });
+    slowServer = http.createServer((req, res) => slow.handleRequest(req, res, (ctx) => bot.run(ctx)));
+    await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', resolve));
+    slowUrl = `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}/slack/events`;
+  });
+
+  afterAll(async () => {
+    await slow.adapter.idle();
+    slowServer.closeAllConnections();
+    await new Promise<void>((resolve) => slowServer.close(() => resolve()));
+  });
+
+  async function submitWhileBlocked(name: string) {
+    await postToSlackEndpoint(slowUrl, command('form'), { secret: SECRET });
+    await slow.adapter.idle();
+    const view = fake.callsTo('views.open').at(-1)!.args.view;
+    let release!: () => void;
+    bot.gate = new Promise<void>((r) => (release = r));
+    const res = await postToSlackEndpoint(slowUrl, viewSubmissionBody({ user: ALICE, view: { ...view, id: 'V0SLOW' }, values: { name } }), { secret: SECRET });
+    release();
+    await slow.adapter.idle();
+    return res;
+  }
+
+  it('acks with a "working" view, then shows the next step with views.update', async () => {
+    const res = await submitWhileBlocked('taken');
+    expect(res.json.response_action).toBe('update');
+    expect(JSON.stringify(res.json.view.blocks)).toContain('Working on it');
+    expect(res.json.view.submit).toBeUndefined();
+    const [update] = fake.callsTo('views.update');
+    expect(update.args.view_id).toBe('V0SLOW');
+    expect(JSON.stringify(update.args.view.blocks)).toContain('That name is taken');
+    expect(update.args.view.submit.text).toBe('Next');
+  });
+
+  it('says where the answer went when the answer is a message', async () => {
+    await submitWhileBlocked('hopsprod');
+    const [update] = fake.callsTo('views.update');
+    expect(update.args.view_id).toBe('V0SLOW');
+    expect(JSON.stringify(update.args.view.blocks)).toContain('The answer is in <#C0PLATFORM>');
+    expect(lastPosted().text).toBe('Saved hopsprod in westeurope for 7 days, backups no');
+  });
+});

@@ -25,6 +25,7 @@ const METHOD_SCOPE: Record<string, string | null> = {
   'chat.postEphemeral': 'chat:write',
   'conversations.open': 'im:write',
   'views.open': null,
+  'views.update': null,
   'auth.test': null,
 };
 // Scope each subscribed bot event needs.

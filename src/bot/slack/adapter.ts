@@ -34,6 +34,7 @@ import {
   primaryFormAction,
   renderCard,
   renderModal,
+  statusModal,
   toMrkdwn,
   truncate,
   validateInputs,
@@ -104,6 +105,8 @@ interface SlackTurn {
   /** Conversation a submitted modal belongs to (for the next step's modal). */
   modalContext?: ModalMeta;
   viewAck?: { resolve: (r: ViewAckResponse) => void; settled: boolean };
+  /** Set when the ack went out before the bot answered: the modal shows "working" and is updated by id. */
+  deferredView?: { id: string; done: boolean; card: AdaptiveCard; index: number };
   /** Texts each message shows now (from the click payload, then from this turn's updates), keyed `<channel>:<ts>`. */
   shown: Map<string, Set<string>>;
   updated: Set<string>;
@@ -351,8 +354,17 @@ export class SlackAdapter extends BotAdapter {
         }
       },
     };
-    const timer = setTimeout(() => turn.viewAck?.resolve(undefined), this.ackDeadlineMs);
-    const running = this.runTurn(activity, turn).finally(() => turn.viewAck?.resolve(undefined));
+    // Slack closes the request after 3 s: a slower answer replaces the form with "working on it",
+    // and the modal is updated by its id once the bot has answered.
+    const timer = setTimeout(() => {
+      if (!turn.viewAck || turn.viewAck.settled || typeof view.id !== 'string') return turn.viewAck?.resolve(undefined);
+      turn.deferredView = { id: view.id, done: false, card, index: meta.i };
+      turn.viewAck.resolve({ response_action: 'update', view: statusModal(card, ':hourglass_flowing_sand: Working on it… this takes a few seconds.') });
+    }, this.ackDeadlineMs);
+    const running = this.runTurn(activity, turn).finally(async () => {
+      turn.viewAck?.resolve(undefined);
+      if (turn.deferredView && !turn.deferredView.done) await this.updateDeferredView(turn, statusModal(card, this.answeredIn(meta.c)));
+    });
     this.start(running);
     const response = await decided;
     clearTimeout(timer);
@@ -423,7 +435,7 @@ export class SlackAdapter extends BotAdapter {
     const turn = this.turnOf(context);
     const channelData = (isRecord(activity.channelData) ? activity.channelData : {}) as SlackOutgoingChannelData;
     // A wizard moves to its next step by updating its card: the open modal follows it.
-    if (this.settleModal(turn, channelData, rendered, target.channel, target.ts) === 'errors') return { id: activity.id! };
+    if ((await this.settleModal(turn, channelData, rendered, target.channel, target.ts)) === 'errors') return { id: activity.id! };
     await this.call('chat.update', () => this.client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: blocks as unknown as SlackTypes.KnownBlock[] }));
     turn.updated.add(`${target.channel}:${target.ts}`);
     turn.shown.set(`${target.channel}:${target.ts}`, blockTexts(blocks));
@@ -675,7 +687,7 @@ export class SlackAdapter extends BotAdapter {
     const threadTs = parsed.threadTs ?? (replyTo && replyTo.channel === channel ? replyTo.ts : undefined);
     const rendered = await this.renderMessage(activity);
 
-    const settled = this.settleModal(turn, channelData, rendered, channel);
+    const settled = await this.settleModal(turn, channelData, rendered, channel);
     if (settled === 'errors' || settled === 'update') return { id: '' };
 
     if (channelData.ephemeralTo) {
@@ -720,30 +732,64 @@ export class SlackAdapter extends BotAdapter {
   /**
    * While a submitted modal waits for its ack, the bot's first answer decides what the modal does:
    * `inputErrors` keep it open with the errors next to the fields; a card with inputs becomes the
-   * modal's next view; anything else closes it.
+   * modal's next view; anything else closes it. After a deferred ack the same happens through
+   * `views.update` (field errors then show above the form: Slack pins them to fields only in an ack).
    */
-  private settleModal(
+  private async settleModal(
     turn: SlackTurn,
     channelData: SlackOutgoingChannelData,
     rendered: { forms: Array<{ card: AdaptiveCard; formId: string; primary: number }> },
     channel: string,
     messageTs?: string,
-  ): 'errors' | 'update' | 'closed' | undefined {
-    if (!turn.viewAck || turn.viewAck.settled) return undefined;
-    if (isRecord(channelData.inputErrors) && Object.keys(channelData.inputErrors).length > 0) {
-      const errors: Record<string, string> = {};
+  ): Promise<'errors' | 'update' | 'closed' | undefined> {
+    const deferred = turn.deferredView && !turn.deferredView.done ? turn.deferredView : undefined;
+    if (!deferred && (!turn.viewAck || turn.viewAck.settled)) return undefined;
+    const errors: Record<string, string> = {};
+    if (isRecord(channelData.inputErrors)) {
       for (const [k, v] of Object.entries(channelData.inputErrors)) errors[k] = truncate(toPlain(String(v)), LIMITS.inputLabel);
-      turn.viewAck.resolve({ response_action: 'errors', errors });
-      return 'errors';
     }
     const form = rendered.forms[0];
+    const metaFor = (f: { formId: string; primary: number }) =>
+      JSON.stringify({ ...turn.modalContext!, c: channel, f: f.formId, i: f.primary, ...(messageTs ? { m: messageTs } : {}) } satisfies ModalMeta);
+
+    if (deferred) {
+      if (Object.keys(errors).length > 0 && turn.modalContext) {
+        await this.updateDeferredView(turn, renderModal(deferred.card, deferred.index, JSON.stringify(turn.modalContext), Object.values(errors).join(' ')));
+        return 'errors';
+      }
+      if (form && turn.modalContext) {
+        await this.updateDeferredView(turn, renderModal(form.card, form.primary, metaFor(form)));
+        return 'update';
+      }
+      await this.updateDeferredView(turn, statusModal(deferred.card, this.answeredIn(channel)));
+      return 'closed';
+    }
+
+    if (Object.keys(errors).length > 0) {
+      turn.viewAck!.resolve({ response_action: 'errors', errors });
+      return 'errors';
+    }
     if (form && turn.modalContext) {
-      const meta: ModalMeta = { ...turn.modalContext, c: channel, f: form.formId, i: form.primary, ...(messageTs ? { m: messageTs } : {}) };
-      turn.viewAck.resolve({ response_action: 'update', view: renderModal(form.card, form.primary, JSON.stringify(meta)) });
+      turn.viewAck!.resolve({ response_action: 'update', view: renderModal(form.card, form.primary, metaFor(form)) });
       return 'update';
     }
-    turn.viewAck.resolve(undefined);
+    turn.viewAck!.resolve(undefined);
     return 'closed';
+  }
+
+  private answeredIn(channel: string): string {
+    return `:white_check_mark: Done. The answer is in <#${channel}>; you can close this.`;
+  }
+
+  private async updateDeferredView(turn: SlackTurn, view: Record<string, unknown>): Promise<void> {
+    const deferred = turn.deferredView;
+    if (!deferred || deferred.done) return;
+    deferred.done = true;
+    try {
+      await this.call('views.update', () => this.client.views.update({ view_id: deferred.id, view: view as unknown as SlackTypes.View }));
+    } catch {
+      // The person may have closed the modal meanwhile; the message in the channel carries the answer.
+    }
   }
 
   /** The bot is not in the channel a command came from: answer privately through the command's response_url. */

@@ -492,11 +492,13 @@ export function fitBlocks(blocks: Block[], max: number): Block[] {
   return kept;
 }
 
-/** Builds the modal for one form action of a card. */
-export function renderModal(card: AdaptiveCard, actionIndex: number, privateMetadata: string): Record<string, unknown> {
+/** Builds the modal for one form action of a card; `notice` (plain text) goes on top. */
+export function renderModal(card: AdaptiveCard, actionIndex: number, privateMetadata: string, notice?: string): Record<string, unknown> {
   const action = cardActions(card)[actionIndex];
   const title = modalTitle(card);
   const submit = typeof action?.title === 'string' && action.title.trim() ? action.title : 'Submit';
+  const blocks = renderCard(card, { surface: 'modal' });
+  if (notice) blocks.unshift({ type: 'section', text: mrkdwn(`:warning: ${escapeSlack(notice)}`) });
   return {
     type: 'modal',
     callback_id: MODAL_CALLBACK_ID,
@@ -504,7 +506,18 @@ export function renderModal(card: AdaptiveCard, actionIndex: number, privateMeta
     submit: plain(submit, LIMITS.modalButton),
     close: plain('Cancel', LIMITS.modalButton),
     private_metadata: privateMetadata,
-    blocks: fitBlocks(renderCard(card, { surface: 'modal' }), LIMITS.blocksPerModal),
+    blocks: fitBlocks(blocks, LIMITS.blocksPerModal),
+  };
+}
+
+/** A modal without a form: "working on it" while the bot is slower than Slack's 3 s, then where the answer is. */
+export function statusModal(card: AdaptiveCard, text: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: MODAL_CALLBACK_ID,
+    title: plain(modalTitle(card), LIMITS.modalTitle),
+    close: plain('Close', LIMITS.modalButton),
+    blocks: [{ type: 'section', text: mrkdwn(text) }],
   };
 }
 
