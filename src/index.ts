@@ -260,6 +260,10 @@ async function main(): Promise<void> {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(`PORT ${config.port} is already in use on ${config.host}: stop the process holding it, or set PORT to a free port.\n`);
+      process.exit(1);
+    }
     throw err;
   }
   const port = Number(new URL(app.url).port);
