@@ -441,11 +441,22 @@ export class PlaygroundUser {
     return card;
   }
 
-  /** Full-page screenshot into the artifacts folder, numbered so they read in order. */
-  async screenshot(label: string): Promise<string> {
+  /**
+   * Screenshot into the artifacts folder, numbered so they read in order: the window as the user sees
+   * it, or with `card` the whole card (the conversation pane scrolls, so a long card is cut off in the window).
+   */
+  async screenshot(label: string, card?: Card): Promise<string> {
     this.shots += 1;
     const file = path.join(this.artifactsDir, `${this.name}-${String(this.shots).padStart(2, '0')}-${label.replace(/[^a-z0-9-]+/gi, '_')}.png`);
-    await this.page.screenshot({ path: file, fullPage: true, timeout: TIMEOUTS.ui });
+    // Evidence, not an assertion: a card the bot has just updated in place may be gone by now, so a
+    // failed shot is noted in the browser log and the window is shot instead.
+    try {
+      if (card) await card.root.screenshot({ path: file, timeout: 5_000 });
+      else await this.page.screenshot({ path: file, timeout: TIMEOUTS.ui });
+    } catch (err) {
+      this.consoleLines.push(`[harness] screenshot ${label} of the card failed (${(err as Error).message.split('\n')[0]}); window shot instead`);
+      await this.page.screenshot({ path: file, timeout: TIMEOUTS.ui }).catch(() => undefined);
+    }
     return file;
   }
 
@@ -469,7 +480,8 @@ export class Card {
   /** The value of a FactSet fact, found by its title. */
   async fact(title: string): Promise<string> {
     const text = await this.root.innerText();
-    const lines = text.split('\n').map((l) => l.trim());
+    // innerText puts blank lines between blocks; a value is the first non-blank line after its label.
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
     const i = lines.findIndex((l) => l === title || l === `${title}:`);
     if (i < 0 || i + 1 >= lines.length) throw new Error(`No fact "${title}" on the card:\n${text}`);
     return lines[i + 1];
