@@ -64,6 +64,18 @@ const READ_SECONDS = 0.3;
  */
 export const STORAGE_SKU = 'Standard_RAGRS';
 export const STORAGE_KIND = 'StorageV2';
+
+/** The reads preflight itself does in the resource group. */
+export const PLAN_READS = [
+  'Microsoft.Resources/subscriptions/resourceGroups/read',
+  'Microsoft.Storage/storageAccounts/read',
+  'Microsoft.Storage/storageAccounts/blobServices/containers/read',
+  'Microsoft.ContainerRegistry/registries/read',
+  'Microsoft.ManagedIdentity/userAssignedIdentities/read',
+  'Microsoft.Compute/sshPublicKeys/read',
+  'Microsoft.Authorization/roleDefinitions/read',
+  'Microsoft.Authorization/roleAssignments/read',
+];
 export const GUIDE_REGISTRY_NAME = 'hopsworksecr';
 /** Blob container metadata keys must be C# identifiers, so they differ from the resource tags. */
 export const CONTAINER_META_REQUEST = 'hopsworks_setup_request';
@@ -312,6 +324,16 @@ export async function planSetup(ctx: Ctx, input: SetupPreflightInput): Promise<P
   const location = rg.location;
   const rgScope = resourceGroupScope(sub, rgName);
   const tags = botTags(requestId);
+  // Without these reads no honest plan can be made (every "exists?" check would be a guess): say so up front.
+  const entries = await readPermissions(c, rgName);
+  const missingReads = missingActions(entries, PLAN_READS);
+  if (missingReads.length > 0) {
+    throw new BotError(
+      'MISSING_PERMISSIONS',
+      `The bot's identity cannot read what it must check in ${rgName}: ${missingReads.join(', ')}. An Azure admin must grant them (manifest/azure/bot-role.json) before a plan can be made.`,
+      { details: { missingPermissions: missingReads, resourceGroup: rgName } },
+    );
+  }
   const warnings: string[] = [];
   const steps: PlanStep[] = [];
   if (input.target.location && input.target.location.toLowerCase() !== location.toLowerCase()) {
@@ -631,7 +653,6 @@ export async function planSetup(ctx: Ctx, input: SetupPreflightInput): Promise<P
   }
 
   assertAcyclic(steps);
-  const entries = await readPermissions(c, rgName);
   const missing = missingActions(entries, requiredActionsForPlan(steps));
   if (missing.length > 0) {
     warnings.push(`The bot's identity lacks ${missing.length} permission(s) on ${rgName}; an Azure admin must grant them before this plan can be applied (see manifest/azure/bot-role.json).`);

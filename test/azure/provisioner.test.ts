@@ -188,6 +188,19 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     }
   });
 
+  it('an identity that cannot do the preflight reads gets MISSING_PERMISSIONS naming them, before any plan', async () => {
+    const target = h.newResourceGroup('rg-noread');
+    const p = h.provisioner();
+    const options = await p.suggestOptions(target, 'HW-9100');
+    h.sim.setPrincipalPermissions(h.sim.botPrincipalId, DEFAULT_BOT_ACTIONS.filter((a) => a !== 'Microsoft.ContainerRegistry/registries/read'));
+    try {
+      const err = await p.preflight({ requestId: 'HW-9100', kind: 'setup', target, options }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'MISSING_PERMISSIONS', details: { missingPermissions: ['Microsoft.ContainerRegistry/registries/read'] } });
+    } finally {
+      h.sim.setPrincipalPermissions(h.sim.botPrincipalId, [...DEFAULT_BOT_ACTIONS]);
+    }
+  });
+
   it('a step the identity may not do fails with the ARM code, message and a remediation naming the action', async () => {
     const target = h.newResourceGroup('rg-denied');
     const req = await h.submitApproved(target);
