@@ -102,6 +102,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
   };
 
   try {
+    // Secrets in the config (app password, Slack token and secret) are removed by the logger's redact paths.
+    logger.info({ config }, 'configuration');
     const store = openSqliteStore(config.dbPath);
     cleanups.push(() => store.close());
 

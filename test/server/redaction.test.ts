@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/bot/config';
 import { createLogger } from '../../src/bot/logger';
 
 function capture() {
@@ -69,4 +70,21 @@ test('an Azure SDK error with its request headers is logged without the bearer t
   expect(lines[0]).not.toContain('eyJ.arm.token');
   expect(JSON.parse(lines[0]).err.request.headers.authorization).toBe('[REDACTED]');
   expect(JSON.parse(lines[0]).err.statusCode).toBe(403);
+});
+
+test('the effective configuration, logged at startup, carries no secret', async () => {
+  const { lines, destination } = capture();
+  const config = loadConfig({
+    MicrosoftAppId: '0f5c7a4e-1b2d-4c3e-8f9a-0b1c2d3e4f50',
+    MicrosoftAppPassword: 'app-password-value',
+    SLACK_BOT_TOKEN: 'xoxb-slack-token-value',
+    SLACK_SIGNING_SECRET: 'signing-secret-value',
+  });
+  createLogger({ level: 'info', destination }).info({ config }, 'configuration');
+  await flush();
+  for (const secret of ['app-password-value', 'xoxb-slack-token-value', 'signing-secret-value']) expect(lines[0]).not.toContain(secret);
+  const logged = JSON.parse(lines[0]).config;
+  expect(logged.bot).toEqual({ appId: '0f5c7a4e-1b2d-4c3e-8f9a-0b1c2d3e4f50', appPassword: '[REDACTED]', appType: 'MultiTenant', appTenantId: '' });
+  expect(logged.slack.botToken).toBe('[REDACTED]');
+  expect(logged.slack.signingSecret).toBe('[REDACTED]');
 });
