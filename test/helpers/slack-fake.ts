@@ -462,3 +462,36 @@ export function mrkdwnTexts(calls: SlackCall[]): Array<{ text: string; verbatim:
   for (const c of calls) if (c.args.blocks) visit(c.args.blocks);
   return out;
 }
+
+// -----------------------------------------------------------------------------------------------
+// Reading what the bot posted
+
+/** The blocks a message shows now: its chat.postMessage, then every chat.update of it. */
+export function messageBlocks(fake: SlackFake, channel: string, ts: string): any[] {
+  let blocks: any[] = [];
+  for (const c of fake.calls) {
+    if (c.method === 'chat.postMessage' && c.result?.ts === ts && c.result?.channel === channel) blocks = c.args.blocks;
+    if (c.method === 'chat.update' && c.args.ts === ts && c.args.channel === channel) blocks = c.args.blocks;
+  }
+  return blocks;
+}
+
+/** Every button of a message's blocks. */
+export function buttonsOf(blocks: any[]): any[] {
+  return (blocks ?? []).filter((b) => b.type === 'actions').flatMap((b) => b.elements);
+}
+
+/** The button whose decoded value (JSON) passes `test`. */
+export function buttonWhere(blocks: any[], test: (payload: any, button: any) => boolean): RecordedButton {
+  const found = buttonsOf(blocks).find((b) => {
+    let payload: unknown;
+    try {
+      payload = b.value ? JSON.parse(b.value) : undefined;
+    } catch {
+      payload = undefined;
+    }
+    return test(payload, b);
+  });
+  if (!found) throw new Error(`no such button in ${JSON.stringify(blocks).slice(0, 400)}`);
+  return found;
+}
