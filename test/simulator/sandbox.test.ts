@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -101,29 +102,77 @@ describe('persistence', () => {
   });
 });
 
+describe('strict replication', () => {
+  it('refuses a replicating principal even with principalType, but trusts a principal created outside ARM', async () => {
+    const sim = await startArmSimulator({ timeScale: 0.001, strictReplication: true, propagationDelayMs: 10 * 60 * 60 * 1000, unregisteredProviders: [] });
+    try {
+      const tokenRes = await fetch(`${sim.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, { headers: { 'X-IDENTITY-HEADER': sim.identityHeader } });
+      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      const rg = `/subscriptions/${sim.subscriptionId}/resourceGroups/rg-hopsworks-dev`;
+      const identity = (await armCall(sim.armEndpoint, 'PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/replicating?api-version=2024-11-30`, token, { location: 'westeurope' })).body as { properties: { principalId: string } };
+      const role = `/subscriptions/${sim.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`;
+      const assign = (principalId: string, guid: string) =>
+        armCall(sim.armEndpoint, 'PUT', `${rg}/providers/Microsoft.Authorization/roleAssignments/${guid}?api-version=2022-04-01`, token, { properties: { roleDefinitionId: role, principalId, principalType: 'ServicePrincipal' } });
+      const refused = await assign(identity.properties.principalId, '6f1f6c1e-0000-4000-8000-000000000001');
+      expect([refused.status, (refused.body as { error: { code: string } }).error.code]).toEqual([400, 'PrincipalNotFound']);
+      expect((await assign('0b5b3a6e-0000-4000-8000-0000000000aa', '6f1f6c1e-0000-4000-8000-000000000002')).status).toBe(201);
+      sim.propagatePrincipal(identity.properties.principalId);
+      expect((await assign(identity.properties.principalId, '6f1f6c1e-0000-4000-8000-000000000001')).status).toBe(201);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe('sandbox defaults', () => {
   it('starts with one subscription, three resource groups, and ACR + managed identity not yet registered', async () => {
     const sim = await startArmSimulator({ timeScale: 0.001 });
     try {
-      process.env.IDENTITY_ENDPOINT = sim.identityEndpoint;
-      process.env.IDENTITY_HEADER = sim.identityHeader;
-      const c = clientsFor(sim, new DefaultAzureCredential());
-      const states = Object.fromEntries(
-        (await collect(c.resources.providers.list())).map((p) => [p.namespace, p.registrationState]),
-      );
-      expect(states).toMatchObject({
+      // Raw calls: @azure/identity caches tokens process-wide, and this file already used another simulator.
+      const tokenRes = await fetch(`${sim.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, { headers: { 'X-IDENTITY-HEADER': sim.identityHeader } });
+      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      const get = (p: string) => armGet(sim.armEndpoint, p, token);
+      const providers = (await get(`/subscriptions/${sim.subscriptionId}/providers?api-version=2025-04-01`)) as { value: Array<{ namespace: string; registrationState: string }> };
+      expect(Object.fromEntries(providers.value.map((p) => [p.namespace, p.registrationState]))).toMatchObject({
         'Microsoft.Network': 'Registered',
         'Microsoft.Compute': 'Registered',
         'Microsoft.Storage': 'Registered',
         'Microsoft.ManagedIdentity': 'NotRegistered',
         'Microsoft.ContainerRegistry': 'NotRegistered',
       });
-      expect((await collect(c.resources.resourceGroups.list())).map((g) => g.name).sort()).toEqual(['rg-analytics', 'rg-hopsworks-dev', 'rg-hopsworks-prod']);
+      const subs = (await get('/subscriptions?api-version=2022-12-01')) as { value: Array<{ subscriptionId: string; displayName: string }> };
+      expect(subs.value.map((x) => [x.subscriptionId, x.displayName])).toEqual([['00000000-0000-0000-0000-000000000001', 'Sandbox subscription']]);
+      const groups = (await get(`/subscriptions/${sim.subscriptionId}/resourcegroups?api-version=2025-04-01`)) as { value: Array<{ name: string; location: string }> };
+      expect(groups.value.map((g) => `${g.name}@${g.location}`).sort()).toEqual(['rg-analytics@eastus', 'rg-hopsworks-dev@westeurope', 'rg-hopsworks-prod@northeurope']);
     } finally {
       await sim.close();
     }
   });
 });
+
+function armCall(base: string, method: string, p: string, token: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${base}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+function armGet(base: string, p: string, token: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(`${base}${p}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode}: ${body}`))));
+      })
+      .on('error', reject);
+  });
+}
 
 describe('CLI', () => {
   it('prints one JSON line with the endpoints and exits cleanly on SIGTERM', async () => {

@@ -1098,7 +1098,10 @@ export class ArmHandlers {
     await this.ctx.sleep(this.ctx.duration('roleAssignment'));
     const known = this.data.principals[principalId];
     const visible = known !== undefined && this.ctx.now() >= known.propagatedAt;
-    if (!visible && (!principalType || this.ctx.strictReplication)) {
+    // strictReplication: a principal the directory is still replicating is refused even with principalType;
+    // a principal the simulator never saw (created outside ARM, e.g. an enterprise app) is taken on trust.
+    const replicating = known !== undefined && !visible;
+    if (!visible && (!principalType || (this.ctx.strictReplication && replicating))) {
       throw badRequest(
         'PrincipalNotFound',
         `Principal ${principalId.replace(/-/g, '')} does not exist in the directory ${this.data.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,

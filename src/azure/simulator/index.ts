@@ -425,7 +425,12 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
           return sendError(new ArmError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.'));
         }
       }
-      const segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+      let segments: string[];
+      try {
+        segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+      } catch {
+        return sendError(new ArmError(400, 'InvalidRequestUri', 'The request URI is not a valid percent-encoded path.'));
+      }
       let result;
       try {
         result = await handlers.handle({ method, segments, query: url.searchParams, body, principal, baseUrl: armBase });

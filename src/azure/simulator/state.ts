@@ -241,7 +241,7 @@ export function newState(opts: {
     },
   };
   for (const p of opts.principals ?? []) {
-    const principalId = p.principalId ?? crypto.randomUUID();
+    const principalId = (p.principalId ?? crypto.randomUUID()).toLowerCase();
     principals[principalId] = {
       principalId,
       clientId: p.clientId ?? crypto.randomUUID(),
