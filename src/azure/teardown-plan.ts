@@ -9,7 +9,7 @@ import { isNotFound } from './errors';
 import { missingActions, requiredActionsForPlan } from './permissions';
 import prices from './prices.json';
 import { isBotRole } from './roles';
-import { CONTAINER_META_REQUEST, readPermissions, readResourceGroup } from './setup-plan';
+import { CONTAINER_META_REQUEST, PLAN_READS, readPermissions, readResourceGroup } from './setup-plan';
 
 export interface TeardownPreflightInput {
   requestId: string;
@@ -62,6 +62,13 @@ export async function planTeardown(ctx: Ctx, input: TeardownPreflightInput): Pro
   await readResourceGroup(c, target.resourceGroup);
   const rg = target.resourceGroup;
   const rgScope = resourceGroupScope(target.subscriptionId, rg);
+  const entries = await readPermissions(c, rg);
+  const missingReads = missingActions(entries, PLAN_READS);
+  if (missingReads.length > 0) {
+    throw new BotError('MISSING_PERMISSIONS', `The bot's identity cannot read what it must check in ${rg}: ${missingReads.join(', ')}.`, {
+      details: { missingPermissions: missingReads, resourceGroup: rg },
+    });
+  }
   const warnings: string[] = ['Resource provider registrations are never undone: other workloads in the subscription may rely on them.'];
   const steps: PlanStep[] = [];
   const deletedAssignments = new Set<string>();
@@ -150,7 +157,6 @@ export async function planTeardown(ctx: Ctx, input: TeardownPreflightInput): Pro
   for (const s of steps) s.dependsOn.sort();
   assertAcyclic(steps);
 
-  const entries = await readPermissions(c, rg);
   const missing = missingActions(entries, requiredActionsForPlan(steps));
   if (missing.length > 0) warnings.push(`The bot's identity lacks ${missing.length} permission(s) on ${rg} for this teardown (see manifest/azure/bot-role.json).`);
   return {
