@@ -303,17 +303,21 @@ export function installOnTurnError(adapter: BotAdapter, logger: Logger, conversa
       { err: error, ref, activityType: context.activity?.type, channelId: context.activity?.channelId, conversationId: context.activity?.conversation?.id },
       'unhandled error in a bot turn',
     );
-    const card = isBotError(error)
-      ? noticeCard('error', 'That did not work', [escapeMarkdown(error.message)])
-      : noticeCard('error', 'Sorry, something went wrong', [`Nothing was changed. Try again; if it keeps failing, give an administrator this reference: ${ref}.`]);
+    const concurrent = isBotError(error, 'VERSION_CONFLICT');
+    const card = concurrent
+      ? noticeCard('warning', 'Two clicks arrived at the same time', ['The first one counts; this one changed nothing. Use the latest card.'])
+      : isBotError(error)
+        ? noticeCard('error', 'That did not work', [escapeMarkdown(error.message)])
+        : noticeCard('error', 'Sorry, something went wrong', [`Nothing was changed. Try again; if it keeps failing, give an administrator this reference: ${ref}.`]);
     try {
       if (context.activity?.type === ActivityTypes.Invoke) {
         await context.sendActivity({ type: 'invokeResponse', value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card } } });
       } else {
         await context.sendActivity({ attachments: [cardAttachment(card)] });
       }
-      // A broken dialog stack must not trap the conversation: start clean next time.
-      if (conversationState) await conversationState.delete(context);
+      // A broken dialog stack must not trap the conversation: start clean next time. A concurrent
+      // click is no breakage: the other turn's wizard state stays.
+      if (conversationState && !isBotError(error)) await conversationState.delete(context);
     } catch (sendErr) {
       logger.error({ err: sendErr, ref }, 'could not tell the user about the error');
     }

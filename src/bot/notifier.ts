@@ -85,7 +85,11 @@ export class ChatNotifier implements Notifier {
       clearTimeout(waiting.timer);
       this.pending.delete(r.id);
     }
-    await this.enqueue(r.id, () => this.handle(event));
+    const drawn = this.enqueue(r.id, () => this.handle(event));
+    // The wizard tells the requester where the approval card went, so a submit waits for it. Other
+    // events must not hold up an approver's click (Teams wants the invoke answer within seconds) or
+    // the job runner; they are drawn in order in the background (`idle()` waits for them).
+    if (event.type === 'submitted') await drawn;
   }
 
   /** Resolves when every scheduled card update has been sent (tests, graceful shutdown). */

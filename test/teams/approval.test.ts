@@ -2,9 +2,12 @@
  * Commands and Action.Execute paths through the real bot, SetupService and SQLite store, via botbuilder's
  * TestAdapter. Every refusal must be a clear message on the clicker's card and change nothing.
  */
-import { TestAdapter } from 'botbuilder';
+import { ConversationState, TestAdapter } from 'botbuilder';
 import { DEFAULT_BOT_ACTIONS, startArmSimulator, type ArmSimulator } from '../../src/azure/simulator';
 import { installOnTurnError } from '../../src/bot/bot';
+import { KeyValueBotStorage } from '../../src/bot/storage';
+import { BotError } from '../../src/core/errors';
+import { openSqliteStore } from '../../src/core/store/sqlite';
 import type { Actor, SetupRequest } from '../../src/core/types';
 import { MemoryLogger, submitInput, target } from '../helpers/core-fakes';
 import { cardActions, cardInputs, cardProblems, cardTexts } from '../helpers/teams-cards';
@@ -20,7 +23,9 @@ afterAll(async () => {
   await sim.close();
 });
 afterEach(async () => {
-  await w.close();
+  // The onTurnError tests build no world.
+  if (w) await w.close();
+  w = undefined as unknown as TeamsWorld;
 });
 
 const ritaActor: Actor = { platform: 'teams', userId: 'aad-rita', displayName: 'Rita Requester' };
@@ -271,5 +276,22 @@ describe('onTurnError', () => {
     expect(text).toMatch(/reference: [0-9a-f]{8}/);
     expect(text).not.toContain('hunter2');
     expect(logger.entries.some((e) => e.level === 'error' && e.msg === 'unhandled error in a bot turn')).toBe(true);
+  });
+
+  test('two clicks at once: the second gets a short note and the conversation state is kept', async () => {
+    const logger = new MemoryLogger();
+    const store = openSqliteStore(':memory:');
+    const conversationState = new ConversationState(new KeyValueBotStorage(store.kv));
+    const adapter = new TestAdapter(async (ctx) => {
+      await conversationState.createProperty<string>('wizard').set(ctx, 'step 2');
+      await conversationState.saveChanges(ctx);
+      throw new BotError('VERSION_CONFLICT', 'Bot state changed by another turn');
+    });
+    installOnTurnError(adapter, logger, conversationState);
+    await adapter.processActivity('hello');
+    expect(JSON.stringify(adapter.activeQueue[0].attachments)).toContain('Two clicks arrived at the same time');
+    const keys = ['botstate:test/conversations/Convo1/'];
+    expect((await store.kv.get(keys[0]))?.value).toMatchObject({ wizard: 'step 2' });
+    await store.close();
   });
 });

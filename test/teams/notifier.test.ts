@@ -68,6 +68,7 @@ async function provisioning(conversations: SetupRequest['conversations']): Promi
   const approved = (await store.get(r.id))!;
   const started = await store.update({ ...approved, state: 'provisioning' });
   await notifier.requestChanged({ type: 'provisioningStarted', request: started });
+  await notifier.idle();
   return started;
 }
 
@@ -112,6 +113,7 @@ test('a terminal event is drawn at once and supersedes a waiting step update', a
     steps: { ...waiting.steps, s0: { status: 'failed', attempts: 3, startedAt: clock.now().toISOString(), finishedAt: clock.now().toISOString(), error: { code: 'AuthorizationFailed', message: 'The client does not have authorization.', remediation: 'Grant the bot role.' } } },
   });
   await notifier.requestChanged({ type: 'failed', request: failed });
+  await notifier.idle();
   const progressId = (await store.get(r.id))!.conversations.activityIds.progressCard;
   const texts = cardTexts(cardOfMessage(connector.messages.get(progressId)));
   expect(texts).toContain('Failed');
