@@ -852,7 +852,8 @@ export class SlackAdapter extends BotAdapter {
     const added = shown ? addedTextBlocks(rendered, shown) : rendered.filter((b) => b.type !== 'actions');
     if (added.length === 0) return;
     const blocks = fitBlocks(added, LIMITS.blocksPerMessage);
-    const text = truncate(escapeSlack(cardSummary(body.value as AdaptiveCard) || this.botName), LIMITS.messageText);
+    // The notification text is what this person is told, not the card's title.
+    const text = truncate([...blockTexts(added)][0] ?? this.botName, LIMITS.messageText);
     await this.call('chat.postEphemeral', () =>
       this.client.chat.postEphemeral({ channel, user: userId, thread_ts: threadTs, text, blocks: blocks as unknown as SlackTypes.KnownBlock[] }),
     );
