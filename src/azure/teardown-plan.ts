@@ -45,6 +45,8 @@ interface Observed {
   ours: boolean;
   extra?: Record<string, unknown>;
   keepReason?: string;
+  /** Shown to the approver when the resource is deleted. */
+  warning?: string;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function planTeardown(ctx: Ctx, input: TeardownPreflightInput): Pro
       keep(seen.keepReason);
       continue;
     }
+    if (seen.warning) warnings.push(seen.warning);
     if (ps.kind === 'roleAssignment' || ps.kind === 'hopsworksRoleAssignment') deletedAssignments.add(recordedId.toLowerCase());
     if (ps.kind === 'containerRegistry') {
       savings.push({ item: `Container registry ${out.name} deleted`, monthlyUsd: 0, note: `stops about $${(prices.containerRegistry.Premium.perDayUsd * prices.daysPerMonth).toFixed(2)}/month (Premium list price)` });
@@ -229,7 +232,11 @@ async function observe(
         containers.length > 0 && !confirmDeleteData
           ? `it holds ${containers.length} blob container(s) (${containers.join(', ')}) that may contain Hopsworks data. Start the teardown again with "delete data" confirmed to remove it.`
           : undefined;
-      return { exists: true, ours: tagged(sa.tags), keepReason };
+      const warning =
+        containers.length > 0 && confirmDeleteData
+          ? `Deleting storage account ${out.name} deletes its ${containers.length} container(s) (${containers.join(', ')}) and every blob in them; this cannot be undone.`
+          : undefined;
+      return { exists: true, ours: tagged(sa.tags), keepReason, warning };
     }
     case 'blobContainer': {
       const ct = await getOrUndefined(() => c.storage.blobContainers.get(rg, out.accountName, out.name));

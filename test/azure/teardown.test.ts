@@ -57,6 +57,7 @@ describe('teardown', () => {
     expect(dep('managedIdentity')).toEqual(['roleAssignment']);
     expect(dep('roleDefinition')).toEqual(['roleAssignment']);
     expect(plan.warnings.join('\n')).toContain('never undone');
+    expect(plan.warnings.join('\n')).toContain(`deletes its 1 container(s) (${parent.options.containerName})`);
 
     const done = await applyTeardown(parent, id, plan, true);
     expect(done.state).toBe('succeeded');
