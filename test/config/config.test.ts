@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/bot/config';
 
@@ -100,10 +102,10 @@ describe('configuration', () => {
 });
 
 describe('startup with a bad environment', () => {
-  function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  function start(env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'src', 'index.ts')], {
-        cwd: ROOT,
+        cwd,
         // A clean environment: only what the test sets, plus PATH for node itself.
         env: { PATH: process.env.PATH ?? '', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,5 +130,18 @@ describe('startup with a bad environment', () => {
       expect(stderr).toContain(name);
     }
     expect(stderr).not.toContain('listening');
+  }, 120_000);
+
+  test('a .env file in the working directory is read, and the real environment wins over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hw-dotenv-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'HOPSWORKS_REQUIRED_APPROVALS=x\nLOG_LEVEL=loud\n');
+      const { code, stderr } = await start({ LOG_LEVEL: 'info' }, dir);
+      expect(code).not.toBe(0);
+      expect(stderr).toContain('HOPSWORKS_REQUIRED_APPROVALS must be a whole number ≥ 1 (got "x")');
+      expect(stderr).not.toContain('LOG_LEVEL');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
