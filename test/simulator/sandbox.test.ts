@@ -94,6 +94,22 @@ describe('persistence', () => {
     }
   });
 
+  it('accepts the bot token a previous simulator in this process issued, as a restarted ARM front end would', async () => {
+    const first = await startArmSimulator({ timeScale: 0.001 });
+    const tokenRes = await fetch(`${first.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, { headers: { 'X-IDENTITY-HEADER': first.identityHeader } });
+    const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+    await first.close();
+    const fresh = await startArmSimulator({ timeScale: 0.001 });
+    try {
+      const perms = (await armGet(fresh.armEndpoint, `/subscriptions/${fresh.subscriptionId}/resourcegroups/rg-hopsworks-dev/providers/Microsoft.Authorization/permissions?api-version=2022-04-01`, token)) as { value: Array<{ actions: string[] }> };
+      expect(perms.value.flatMap((p) => p.actions)).toContain('Microsoft.Storage/storageAccounts/write');
+      expect(fresh.requestLog.at(-1)).toMatchObject({ status: 200, principal: fresh.botPrincipalId });
+      await expect(armGet(fresh.armEndpoint, `/subscriptions?api-version=2022-12-01`, 'made-up')).rejects.toThrow(/^401/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('refuses a state file that is not simulator state instead of overwriting it', async () => {
     const statePath = path.join(tmp, 'state.json');
     fs.writeFileSync(statePath, JSON.stringify({ hello: 'world' }));

@@ -171,6 +171,13 @@ export interface ArmSimulator {
   close(): Promise<void>;
 }
 
+/**
+ * Tokens issued by any simulator in this process. Entra tokens are not tied to one ARM front end, and
+ * @azure/identity caches tokens process-wide, so a second simulator started in the same process accepts
+ * a bot token the first one issued (as its own bot) instead of answering 401.
+ */
+const processTokens = new Map<string, { bot: boolean; clientId: string; expiresOn: number }>();
+
 /** Starts the ARM simulator and its token endpoint. */
 export async function startArmSimulator(options: ArmSimulatorOptions = {}): Promise<ArmSimulator> {
   const host = options.host ?? '127.0.0.1';
@@ -260,9 +267,13 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
   const principalForToken = (authorization: string | undefined): SimPrincipal | undefined => {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!m) return undefined;
-    const entry = data.tokens[tokenHash(m[1])];
-    if (!entry || entry.expiresOn * 1000 < Date.now()) return undefined;
-    return data.principals[entry.principalId];
+    const hash = tokenHash(m[1]);
+    const entry = data.tokens[hash];
+    if (entry) return entry.expiresOn * 1000 < Date.now() ? undefined : data.principals[entry.principalId];
+    const foreign = processTokens.get(hash);
+    if (!foreign || foreign.expiresOn * 1000 < Date.now()) return undefined;
+    if (foreign.bot) return data.principals[data.botPrincipalId];
+    return Object.values(data.principals).find((p) => key(p.clientId) === key(foreign.clientId));
   };
 
   // ------------------------------------------------------------------ token endpoint (App Service MSI)
@@ -298,6 +309,8 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     const expiresOn = Math.floor(Date.now() / 1000) + 24 * 3600;
     for (const [h, t] of Object.entries(data.tokens)) if (t.expiresOn * 1000 < Date.now()) delete data.tokens[h];
     data.tokens[tokenHash(token)] = { principalId: principal.principalId, expiresOn };
+    for (const [h, t] of processTokens) if (t.expiresOn * 1000 < Date.now()) processTokens.delete(h);
+    processTokens.set(tokenHash(token), { bot: principal.principalId === data.botPrincipalId, clientId: principal.clientId, expiresOn });
     changed();
     send(200, {
       access_token: token,
