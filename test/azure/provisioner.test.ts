@@ -242,13 +242,14 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     }
   });
 
-  it('drift in an earlier setup (registry not Premium, retention off, role actions changed) becomes update steps that fix it', async () => {
+  it('drift in an earlier setup (TLS 1.0 and public blobs, registry not Premium, retention off, role actions changed) becomes update steps that fix it', async () => {
     const target = h.newResourceGroup('rg-drift');
     const first = await h.submitApproved(target, { roleName: 'hopsworks-instance-drift' });
     await h.runner().drain();
     const c = h.clients.forSubscription(target.subscriptionId);
     await c.registry.registries.beginUpdateAndWait(target.resourceGroup, first.options.registryName, { policies: { retentionPolicy: { days: 7, status: 'disabled' } } }, { updateIntervalInMs: 5 });
     await c.registry.registries.beginUpdateAndWait(target.resourceGroup, first.options.registryName, { sku: { name: 'Standard' }, adminUserEnabled: true }, { updateIntervalInMs: 5 });
+    await c.storage.storageAccounts.update(target.resourceGroup, first.options.storageAccountName, { minimumTlsVersion: 'TLS1_0', allowBlobPublicAccess: true });
     const guid = (await h.store.get(first.id))!.steps.roleDefinition.output!.guid;
     const scope = `/subscriptions/${target.subscriptionId}/resourceGroups/${target.resourceGroup}`;
     const role = await c.authorization.roleDefinitions.get(scope, guid);
@@ -261,7 +262,8 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     expect(byId(plan.steps, 'containerRegistry')).toMatchObject({ action: 'update', properties: { sku: 'Premium', adminUserEnabled: false } });
     expect(byId(plan.steps, 'registryRetention')).toMatchObject({ action: 'update', dependsOn: ['containerRegistry'] });
     expect(byId(plan.steps, 'roleDefinition').action).toBe('update');
-    expect(plan.warnings.filter((w) => w.startsWith('Drift:'))).toHaveLength(3);
+    expect(byId(plan.steps, 'storageAccount')).toMatchObject({ action: 'update', properties: { minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false } });
+    expect(plan.warnings.filter((w) => w.startsWith('Drift:'))).toHaveLength(4);
     await h.service.submit({ id, kind: 'setup', requester: requesterActor, target, options, reason: 'fix drift', plan, conversations: { activityIds: {} } });
     await h.service.approve(id, { platform: 'teams', userId: 'aad-alice', displayName: 'Alice' }, plan.hash);
     await h.runner(p).drain();
@@ -270,6 +272,8 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     expect(reg.sku.name).toBe('Premium');
     expect(reg.adminUserEnabled).toBe(false);
     expect(reg.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
+    const sa = await c.storage.storageAccounts.getProperties(target.resourceGroup, first.options.storageAccountName);
+    expect(sa).toMatchObject({ minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false });
     const fixed = await c.authorization.roleDefinitions.get(scope, guid);
     expect([...(fixed.permissions?.[0].actions ?? [])].sort()).toEqual([...INSTANCE_ROLE_ACTIONS].sort());
   });
