@@ -87,7 +87,12 @@ export async function createTeamsWorld(opts: { approvers?: string[]; requiredApp
   process.env.IDENTITY_HEADER = sim.identityHeader;
   const clients = createAzureClients({ endpoint: sim.armEndpoint, retryOptions: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 20 } });
   let n = 0;
-  const provisioner = new AzureProvisioner(clients, { random: () => (++n).toString(16).padStart(16, 'a') });
+  // The simulator runs Azure's durations 1000x faster; the provisioner's own waits follow suit.
+  const provisioner = new AzureProvisioner(clients, {
+    random: () => (++n).toString(16).padStart(16, 'a'),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms / 1000)),
+    lroPollIntervalMs: 2,
+  });
   const store = openSqliteStore(':memory:');
   const logger = new MemoryLogger();
   const clock = new ManualClock('2026-11-26T04:00:00.000Z');
