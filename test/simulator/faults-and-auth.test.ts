@@ -133,7 +133,7 @@ describe('injected faults', () => {
   });
 
   it('throttles subscription writes beyond the token bucket with SubscriptionRequestsThrottled, and the SDK waits and retries', async () => {
-    sim.setThrottle({ writeBurst: 3, writesPerSecond: 5 });
+    sim.setThrottle({ writeBurst: 2, writesPerSecond: 1 });
     try {
       const before = sim.requestLog.length;
       const created = await Promise.all(

@@ -54,7 +54,8 @@ describe('storage accounts', () => {
   });
 
   it('runs a long create through 202 + Location polling while GET shows it Creating', async () => {
-    sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0 });
+    // 1.5 s of simulated work: long enough that the GET below lands before it ends, even on a busy machine.
+    sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0, durations: { storageAccount: 75_000 } });
     try {
       const poller = c.storage.storageAccounts.create(RG, 'hopslro001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
       await poller.submitted();
@@ -65,7 +66,7 @@ describe('storage accounts', () => {
       expect(log.find((e) => e.method === 'PUT')?.status).toBe(202);
       expect(log.some((e) => e.method === 'GET' && /\/asyncoperations\//.test(e.path) && e.status === 200)).toBe(true);
     } finally {
-      sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250 });
+      sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250, durations: { storageAccount: 25_000 } });
     }
   });
 
