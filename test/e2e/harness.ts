@@ -92,6 +92,13 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const proc of live) proc.killNow();
   });
+  // Node runs no 'exit' handlers when a signal ends it; kill the children, then let the signal act.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      for (const proc of live) proc.killNow();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** A child process in its own process group, with its output kept in memory and in a log file. */

@@ -201,7 +201,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
       await riley.waitForCard(`${first.id} is approved`);
       const summary = await riley.waitForCard(['Values for managed.hopsworks.ai', `Request ${first.id} is done`], PROVISIONING_TIMEOUT);
       timeline.note(`Approve click to summary card in the requester's chat: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      const progress = await riley.waitForCard([`Setup ${first.id}`, 'Done']);
+      const progress = await riley.waitForCard([`Setup ${first.id}`, /\bDone\b/]);
       const progressText = await progress.text();
       const counts = /(\d+) of (\d+) steps/.exec(progressText);
       expect(counts).not.toBeNull();
@@ -243,7 +243,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
         expect({ file, hasKey: fs.readFileSync(path.join(tmp, file)).includes(keyBody) }).toEqual({ file, hasKey: false });
       }
       // The channel follows along: the approval card says Done and progress is threaded under it.
-      await avery.screenshot('channel-approval-card-done', await avery.waitForCard([`request ${first.id}`, 'Done'], 30_000));
+      await avery.screenshot('channel-approval-card-done', await avery.waitForCard([`request ${first.id}`, /\bDone\b/], 30_000));
       await avery.screenshot('channel-after-provisioning');
     });
   });
@@ -260,7 +260,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
       const again = await actionableApprovalCard(avery, second.id);
       await again.fill(/Reason \(required to reject\)/, 'Use the shared analytics subscription instead');
       await again.click('Reject');
-      await avery.screenshot('rejected', await avery.waitForCard([`request ${second.id}`, 'Rejected']));
+      await avery.screenshot('rejected', await avery.waitForCard([`request ${second.id}`, /\bRejected\b/]));
       await riley.screenshot('rejection-told', await riley.waitForCard([`${second.id} was rejected`, 'Use the shared analytics subscription instead']));
     });
   });
