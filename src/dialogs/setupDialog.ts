@@ -165,6 +165,8 @@ export class SetupDialog extends ComponentDialog {
         planCard({ wizardId: '', stage: 'done', kind: 'setup', requestId: request.id, target: request.target, plan: r.confirmed, reason: request.reason, submitted: true }),
         this.deps.logger,
       );
+    } else {
+      await showWizardCard(step.context, this.deps.sessions, noticeCard('warning', 'Not submitted', ['The message below says why. Type setup to start again.']), this.deps.logger);
     }
     await this.deps.sessions.delete(step.context);
     return step.endDialog(request as SetupRequest | undefined);

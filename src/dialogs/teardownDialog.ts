@@ -141,6 +141,8 @@ export class TeardownDialog extends ComponentDialog {
         this.deps.sessions,
         planCard({ wizardId: '', stage: 'done', kind: 'teardown', requestId: request.id, target: request.target, plan: s.plan, reason: request.reason, submitted: true }),
       );
+    } else {
+      await showWizardCard(step.context, this.deps.sessions, noticeCard('warning', 'Not submitted', ['The message below says why. Type teardown with the request id to start again.']));
     }
     await this.deps.sessions.delete(step.context);
     return step.endDialog(request);

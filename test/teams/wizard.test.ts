@@ -276,4 +276,15 @@ describe('setup wizard', () => {
     await submit(w.adapter, RITA, actionData(await toPlan(), 'confirm'));
     expect(w.adapter.cards().flatMap(cardTexts)).toContain('HW-1001 is waiting for approval');
   });
+
+  test('with no approvers configured, Confirm tells the requester what an admin must do and stores nothing', async () => {
+    await w.close();
+    w = await createTeamsWorld({ sim, approvers: [] });
+    await submit(w.adapter, RITA, actionData(await toPlan(), 'confirm'));
+    const texts = w.adapter.cards().flatMap(cardTexts);
+    expect(texts).toContain('Nobody can approve requests yet');
+    expect(cardTexts(w.adapter.cards()[0])[0]).toBe('Not submitted');
+    expect(texts.some((t) => t.includes('HOPSWORKS_APPROVERS'))).toBe(true);
+    expect(await w.store.list()).toEqual([]);
+  });
 });
