@@ -40,7 +40,7 @@ export class CardActionHandler {
       case 'approve':
         return this.decide(id, actor, async () => {
           const r = await this.deps.workflow.approve(id, actor, planHash);
-          const counted = r.state === 'pendingApproval' ? ' Waiting for more approvals.' : ' Provisioning starts now.';
+          const counted = r.state === 'pendingApproval' ? ' Waiting for more approvals.' : r.kind === 'teardown' ? ' Deleting starts now.' : ' Provisioning starts now.';
           return { request: r, notice: `You approved ${r.id}.${counted}` };
         });
       case 'reject': {
