@@ -57,7 +57,7 @@ describe('storage accounts', () => {
     // 1.5 s of simulated work: long enough that the GET below lands before it ends, even on a busy machine.
     sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0, durations: { storageAccount: 75_000 } });
     try {
-      const poller = c.storage.storageAccounts.create(RG, 'hopslro001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+      const poller = c.storage.storageAccounts.create(RG, 'hopslro001', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' }, { updateIntervalInMs: 20 });
       await poller.submitted();
       expect((await c.storage.storageAccounts.getProperties(RG, 'hopslro001')).provisioningState).toBe('Creating');
       const account = await poller.pollUntilDone();
@@ -89,11 +89,11 @@ describe('container registries', () => {
     sim.setLatency({ timeScale: 0.02, inlineLroMaxMs: 0 });
     try {
       expect(await c.registry.registries.checkNameAvailability({ name: 'hopsacr001', type: 'Microsoft.ContainerRegistry/registries' })).toMatchObject({ nameAvailable: true });
-      const reg = await c.registry.registries.create(RG, 'hopsacr001', { location: 'westeurope', sku: { name: 'Premium' }, adminUserEnabled: false, tags: { owner: 'bot' } });
+      const reg = await c.registry.registries.create(RG, 'hopsacr001', { location: 'westeurope', sku: { name: 'Premium' }, adminUserEnabled: false, tags: { owner: 'bot' } }, { updateIntervalInMs: 20 });
       expect(reg).toMatchObject({ name: 'hopsacr001', provisioningState: 'Succeeded', loginServer: 'hopsacr001.azurecr.io', adminUserEnabled: false, tags: { owner: 'bot' } });
       expect(sim.requestLog.some((e) => /\/operationStatuses\//i.test(e.path) && e.status === 200)).toBe(true);
       const polls = sim.requestLog.filter((e) => /\/operationStatuses\//i.test(e.path)).length;
-      const updated = await c.registry.registries.update(RG, 'hopsacr001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } });
+      const updated = await c.registry.registries.update(RG, 'hopsacr001', { policies: { retentionPolicy: { days: 7, status: 'enabled' } } }, { updateIntervalInMs: 20 });
       expect(updated.policies?.retentionPolicy).toMatchObject({ days: 7, status: 'enabled' });
       expect(updated.provisioningState).toBe('Succeeded');
       expect(sim.requestLog.filter((e) => /\/operationStatuses\//i.test(e.path)).length).toBeGreaterThan(polls);

@@ -104,9 +104,14 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Whole seconds (core-lro's unit), capped like the services do (Storage answers 17 s however long the work takes). */
-function retryAfterSeconds(remainingMs: number, capSeconds = 17): string {
-  return String(Math.min(capSeconds, Math.max(1, Math.ceil(remainingMs / 1000))));
+/**
+ * Retry-After in whole seconds (core-lro's unit, and it overrides the caller's polling interval), rounded down
+ * and capped like the services do (Storage answers 17). Under a second it is left out, so the client polls at
+ * its own updateIntervalInMs and scaled-down runs finish close to the simulated duration.
+ */
+function retryAfter(remainingMs: number, capSeconds = 17): Record<string, string> {
+  if (remainingMs < 1000) return {};
+  return { 'retry-after': String(Math.min(capSeconds, Math.floor(remainingMs / 1000))) };
 }
 
 /** The ARM operations the simulator implements. Every method is synchronous on state, so a request sees a consistent snapshot. */
@@ -515,7 +520,7 @@ export class ArmHandlers {
       status: 202,
       headers: {
         location: `${req.baseUrl}/subscriptions/${sub.subscriptionId}/providers/Microsoft.Storage/locations/${r.location}/asyncoperations/${opId}?monitor=true&api-version=${req.query.get('api-version') ?? '2025-08-01'}`,
-        'retry-after': retryAfterSeconds(remainingMs),
+        ...retryAfter(remainingMs),
       },
     };
   }
@@ -531,7 +536,7 @@ export class ArmHandlers {
         status: 202,
         headers: {
           location: `${req.baseUrl}/${req.segments.join('/')}?monitor=true&api-version=${req.query.get('api-version') ?? '2025-08-01'}`,
-          'retry-after': retryAfterSeconds(remainingMs),
+          ...retryAfter(remainingMs),
         },
       };
     }
@@ -762,7 +767,7 @@ export class ArmHandlers {
     this.ctx.changed();
     return ok(this.resourceBody(r), status, {
       'azure-asyncoperation': `${req.baseUrl}${r.id}/operationStatuses/${opId}?api-version=${req.query.get('api-version') ?? '2025-11-01'}`,
-      'retry-after': retryAfterSeconds(remainingMs),
+      ...retryAfter(remainingMs),
     });
   }
 
@@ -773,7 +778,7 @@ export class ArmHandlers {
     const remainingMs = op.readyAt - this.ctx.now();
     const body: Record<string, unknown> = { id: `${op.resourceId}/operationStatuses/${opId}`, name: opId, startTime: iso(op.startedAt) };
     if (!r) return ok({ ...body, status: 'Failed', error: { code: 'ResourceNotFound', message: 'The registry was deleted while the operation was running.' } });
-    if (remainingMs > 0) return ok({ ...body, status: op.kind === 'create' ? 'Creating' : 'Updating' }, 200, { 'retry-after': retryAfterSeconds(remainingMs) });
+    if (remainingMs > 0) return ok({ ...body, status: op.kind === 'create' ? 'Creating' : 'Updating' }, 200, retryAfter(remainingMs));
     delete r.properties._pendingState;
     return ok({ ...body, status: 'Succeeded', endTime: iso(op.readyAt) });
   }

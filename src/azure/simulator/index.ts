@@ -15,7 +15,8 @@
  * - container registries (LRO through Azure-AsyncOperation; PATCH with policies.retentionPolicy, Premium only);
  * - user-assigned identities (principalId/clientId, propagation delay), sshPublicKeys with generateKeyPair;
  * - a latency model (realistic durations × timeScale; work up to inlineLroMaxMs finishes inside the request,
- *   longer work goes through LRO polling with a whole-second Retry-After), injectable faults (429 + Retry-After,
+ *   longer work goes through LRO polling; Retry-After in whole seconds, left out under a second so the client's
+ *   updateIntervalInMs applies), injectable faults (429 + Retry-After,
  *   500/503, connection reset; 5xx/resets on writes may strike after the write took effect, so retried PUTs must
  *   be idempotent; deterministic with a seed), ARM's subscription write throttling as a token bucket
  *   (SubscriptionRequestsThrottled), optional JSON persistence (tokens only as hashes);
