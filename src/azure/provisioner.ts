@@ -4,7 +4,7 @@ import type { FormOutputs, Plan, PlanStep, SetupOptions, SetupRequest, Target } 
 import { isBotTagged } from './arm';
 import type { AzureClients } from './clients';
 import { resolveOptions, type AzureProvisionerOptions, type Ctx } from './context';
-import { isNotFound, stepFailure } from './errors';
+import { stepFailure } from './errors';
 import { randomSuffix, REGISTRY_RULE, STORAGE_ACCOUNT_RULE } from './naming';
 import { GUIDE_REGISTRY_NAME, listRolesByName, planSetup, readResourceGroup, registryNameAvailable, storageNameAvailable } from './setup-plan';
 import { executeStep } from './steps';
@@ -172,7 +172,8 @@ export class AzureProvisioner implements Provisioner {
     const o = request.options;
     return {
       resourceGroup: request.target.resourceGroup,
-      location: request.target.location,
+      // The resource group's location, which every created resource got (the plan's, should the target's differ).
+      location: String(request.plan?.steps.find((st) => typeof st.properties.location === 'string')?.properties.location ?? request.target.location),
       storageAccountName: out('storageAccount').name ?? o.storageAccountName,
       containerName: out('blobContainer').name ?? o.containerName,
       registryName: out('containerRegistry').name ?? o.registryName,
@@ -183,17 +184,6 @@ export class AzureProvisioner implements Provisioner {
       subscriptionId: request.target.subscriptionId,
       tenantId: request.target.tenantId || out('managedIdentity').tenantId || '',
     };
-  }
-
-  /** Readiness probe for /readyz: the ARM endpoint answers with this identity's token. */
-  async ping(subscriptionId?: string): Promise<void> {
-    try {
-      if (subscriptionId) await this.ctx.clients.forSubscription(subscriptionId).resources.resourceGroups.list().byPage().next();
-      else await this.ctx.clients.subscriptions.subscriptions.list().byPage().next();
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
   }
 }
 
