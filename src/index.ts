@@ -2,34 +2,67 @@
  * Composition root: the only place that builds SDK clients, adapters and stores.
  * config → logger → store → (sandbox) simulator → Azure clients → bot → CloudAdapter → server.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import {
-  CloudAdapter,
-  ConversationState,
-  ConfigurationBotFrameworkAuthentication,
-  ConfigurationServiceClientCredentialFactory,
-  type TurnContext,
-} from 'botbuilder';
+import { dirname, join, resolve } from 'node:path';
+import type { TokenCredential } from '@azure/identity';
+import type { ConfigurationBotFrameworkAuthentication, TurnContext } from 'botbuilder';
 import type { DestinationStream } from 'pino';
-import { createAzureClients } from './azure/clients';
-import { AzureProvisioner } from './azure/provisioner';
-import { startArmSimulator, type ArmSimulator } from './azure/simulator';
+import type { ArmSimulator } from './azure/simulator';
 import { loadConfig, ConfigError, type AppConfig } from './bot/config';
-import { HopsworksBot, installOnTurnError } from './bot/bot';
-import { ChatNotifier } from './bot/notifier';
-import { createSlackAdapter, type SlackIntegration } from './bot/slack';
-import { KeyValueBotStorage } from './bot/storage';
+import type { Logger } from './bot/logger';
+import type { HttpServer, ReadinessCheck } from './bot/server';
+import type { SlackIntegration } from './bot/slack';
 import { BotError } from './core/errors';
-import { JobRunner } from './core/runner';
-import { SetupService } from './core/service';
-import { createLogger, type Logger } from './bot/logger';
-import { HttpServer, type ReadinessCheck } from './bot/server';
 import type { Clock, Store } from './core/ports';
-import { openSqliteStore } from './core/store/sqlite';
+
+/**
+ * The SDKs and everything built on them are loaded only once the configuration is valid: a
+ * misconfigured deployment then fails in about a second instead of after loading botbuilder, Bolt
+ * and nine Azure packages.
+ */
+async function loadParts() {
+  const [botbuilder, identity, clients, provisioner, simulator, bot, notifier, slack, storage, runner, service, logger, server, sqlite] =
+    await Promise.all([
+      import('botbuilder'),
+      import('@azure/identity'),
+      import('./azure/clients'),
+      import('./azure/provisioner'),
+      import('./azure/simulator'),
+      import('./bot/bot'),
+      import('./bot/notifier'),
+      import('./bot/slack'),
+      import('./bot/storage'),
+      import('./core/runner'),
+      import('./core/service'),
+      import('./bot/logger'),
+      import('./bot/server'),
+      import('./core/store/sqlite'),
+    ]);
+  return {
+    CloudAdapter: botbuilder.CloudAdapter,
+    ConversationState: botbuilder.ConversationState,
+    ConfigurationBotFrameworkAuthentication: botbuilder.ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory: botbuilder.ConfigurationServiceClientCredentialFactory,
+    DefaultAzureCredential: identity.DefaultAzureCredential,
+    ManagedIdentityCredential: identity.ManagedIdentityCredential,
+    createAzureClients: clients.createAzureClients,
+    AzureProvisioner: provisioner.AzureProvisioner,
+    startArmSimulator: simulator.startArmSimulator,
+    HopsworksBot: bot.HopsworksBot,
+    installOnTurnError: bot.installOnTurnError,
+    ChatNotifier: notifier.ChatNotifier,
+    createSlackAdapter: slack.createSlackAdapter,
+    KeyValueBotStorage: storage.KeyValueBotStorage,
+    JobRunner: runner.JobRunner,
+    SetupService: service.SetupService,
+    createLogger: logger.createLogger,
+    HttpServer: server.HttpServer,
+    openSqliteStore: sqlite.openSqliteStore,
+  };
+}
+type Parts = Awaited<ReturnType<typeof loadParts>>;
 
 export interface AppOverrides {
   /** Where JSON log lines go (default stdout). */
@@ -51,7 +84,8 @@ export interface App {
 export const PLAYGROUND_COMMAND = (port: number) =>
   `npx agentsplayground start -e http://localhost:${port}/api/messages -c msteams --dt -p 56150`;
 
-function botFrameworkAuthentication(config: AppConfig): ConfigurationBotFrameworkAuthentication {
+function botFrameworkAuthentication(p: Parts, config: AppConfig): ConfigurationBotFrameworkAuthentication {
+  const { ConfigurationBotFrameworkAuthentication, ConfigurationServiceClientCredentialFactory } = p;
   const registration = {
     MicrosoftAppId: config.bot.appId,
     MicrosoftAppPassword: config.bot.appPassword,
@@ -66,7 +100,8 @@ function botFrameworkAuthentication(config: AppConfig): ConfigurationBotFramewor
  * credential at its token endpoint before any credential exists (@azure/identity reads
  * IDENTITY_ENDPOINT/IDENTITY_HEADER when a credential is built).
  */
-async function azureAccess(config: AppConfig): Promise<{ credential: TokenCredential; armEndpoint: string; simulator?: ArmSimulator }> {
+async function azureAccess(p: Parts, config: AppConfig): Promise<{ credential: TokenCredential; armEndpoint: string; simulator?: ArmSimulator }> {
+  const { DefaultAzureCredential, ManagedIdentityCredential, startArmSimulator } = p;
   if (config.azure.mode === 'live') {
     return { credential: new DefaultAzureCredential(), armEndpoint: config.azure.armEndpoint };
   }
@@ -89,6 +124,23 @@ async function azureAccess(config: AppConfig): Promise<{ credential: TokenCreden
 
 /** Builds and starts the whole application; `config.port` 0 picks a free port (tests). */
 export async function createApp(config: AppConfig, overrides: AppOverrides = {}): Promise<App> {
+  const p = await loadParts();
+  const {
+    AzureProvisioner,
+    ChatNotifier,
+    CloudAdapter,
+    ConversationState,
+    HopsworksBot,
+    HttpServer,
+    JobRunner,
+    KeyValueBotStorage,
+    SetupService,
+    createAzureClients,
+    createLogger,
+    createSlackAdapter,
+    installOnTurnError,
+    openSqliteStore,
+  } = p;
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
@@ -107,7 +159,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const store = openSqliteStore(config.dbPath);
     cleanups.push(() => store.close());
 
-    const { credential, armEndpoint, simulator } = await azureAccess(config);
+    const { credential, armEndpoint, simulator } = await azureAccess(p, config);
     if (simulator) cleanups.push(() => simulator.close());
     const azure = createAzureClients({ endpoint: armEndpoint, credential });
     // A probe reports the present state: no SDK retries, the check's timeout bounds it.
@@ -125,7 +177,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     // The HTTP server exists before the adapters so Slack can register turns that outlive their request.
     // Called only once the server listens, by which time `bot` (declared below) exists.
     const logic = (context: TurnContext): Promise<void> => bot.run(context);
-    const teams = new CloudAdapter(botFrameworkAuthentication(config));
+    const teams = new CloudAdapter(botFrameworkAuthentication(p, config));
     const readiness: ReadinessCheck[] = [];
     const server = new HttpServer({ logger, readiness, bot: { adapter: teams, logic } });
 
