@@ -27,6 +27,17 @@ function rawArm(path: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
+function rawPut(path: string, bearer: string, body: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${sim.armEndpoint}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 async function token(params: Record<string, string>, header = sim.identityHeader): Promise<{ status: number; body: Record<string, unknown> }> {
   const url = new URL(sim.identityEndpoint);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
@@ -66,6 +77,27 @@ describe('authentication', () => {
     const logged = JSON.stringify(sim.requestLog) + JSON.stringify(sim.state);
     expect(logged).not.toContain(viaSdk!.token);
     expect(logged).not.toContain(String(ok.body.access_token));
+  });
+});
+
+describe('long-running operation headers', () => {
+  it('sends Retry-After in whole seconds rounded down, and none when under a second is left', async () => {
+    const bearer = (await c.credential.getToken(ARM_SCOPE))!.token;
+    const rg = `/subscriptions/${sim.subscriptionId}/resourceGroups/${RG}`;
+    sim.setLatency({ timeScale: 1, inlineLroMaxMs: 0, durations: { storageAccount: 2_600, registry: 600, request: 0 } });
+    try {
+      const storage = await rawPut(`${rg}/providers/Microsoft.Storage/storageAccounts/hdrstore001?api-version=2025-08-01`, bearer, { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' });
+      expect(storage.status).toBe(202);
+      expect(storage.headers.location).toMatch(/\/providers\/Microsoft\.Storage\/locations\/westeurope\/asyncoperations\/.+monitor=true/);
+      expect(Number(storage.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(storage.headers['retry-after'])).toBeLessThanOrEqual(2);
+      const registry = await rawPut(`${rg}/providers/Microsoft.ContainerRegistry/registries/hdracr001?api-version=2025-11-01`, bearer, { location: 'westeurope', sku: { name: 'Premium' } });
+      expect(registry.status).toBe(201);
+      expect(registry.headers['azure-asyncoperation']).toMatch(/\/registries\/hdracr001\/operationStatuses\/registries-/);
+      expect(registry.headers['retry-after']).toBeUndefined();
+    } finally {
+      sim.setLatency({ timeScale: 0.001, inlineLroMaxMs: 250, durations: { storageAccount: 25_000, registry: 20_000, request: 120 } });
+    }
   });
 });
 
