@@ -30,6 +30,7 @@ import {
 const SECRET = 'app-signing-secret';
 const RITA: SlackUser = { id: 'U0RITA', name: 'rita' };
 const BOB: SlackUser = { id: 'U0BOB', name: 'bob' };
+const MALLORY: SlackUser = { id: 'U0MALLORY', name: 'mallory' };
 const PLATFORM = 'C0PLATFORM';
 const ADMINS = 'G0ADMINS';
 
@@ -49,7 +50,8 @@ beforeAll(async () => {
       SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
       SLACK_SIGNING_SECRET: SECRET,
       SLACK_API_URL: fake.apiUrl,
-      HOPSWORKS_APPROVERS: BOB.id,
+      // Rita is an approver too: she still may not approve her own request.
+      HOPSWORKS_APPROVERS: `${BOB.id},${RITA.id}`,
       SIM_TIME_SCALE: '0.001',
     }),
     {
@@ -93,12 +95,16 @@ async function command(user: SlackUser, channelId: string, text: string): Promis
   await idle();
 }
 
-async function click(user: SlackUser, channel: string, ts: string, button: RecordedButton): Promise<void> {
-  await post(blockActionsBody({ user, channelId: channel, message: { ts, blocks: messageBlocks(fake, channel, ts) }, button, responseUrl: `${fake.responseBase}${user.id}` }));
+async function click(user: SlackUser, channel: string, ts: string, button: RecordedButton, actionTs?: string): Promise<string> {
+  const body = blockActionsBody({ user, channelId: channel, message: { ts, blocks: messageBlocks(fake, channel, ts) }, button, responseUrl: `${fake.responseBase}${user.id}`, actionTs });
+  await post(body);
   await idle();
+  return body;
 }
 
-test('from /hopsworks setup to the summary and the private key, through createApp', async () => {
+const textOf = (blocks: unknown) => JSON.stringify(blocks ?? '');
+
+test('setup → approval (refusals, double click, retried delivery) → progress in place → summary and private key by DM, through createApp', async () => {
   await command(BOB, ADMINS, 'admin-channel');
   await command(RITA, PLATFORM, 'setup');
   const wizard = fake.callsTo('chat.postMessage').find((c) => c.args.channel === PLATFORM)!;
@@ -132,7 +138,28 @@ test('from /hopsworks setup to the summary and the private key, through createAp
     'the approval message in the admin channel',
   );
   const approvalTs = approvalPost.result!.ts as string;
-  await click(BOB, ADMINS, approvalTs, buttonWhere(messageBlocks(fake, ADMINS, approvalTs), (p) => p?.k === 'execute' && p.v === 'approve'));
+  const approve = buttonWhere(messageBlocks(fake, ADMINS, approvalTs), (p) => p?.k === 'execute' && p.v === 'approve');
+  expect(buttonsOf(messageBlocks(fake, ADMINS, approvalTs)).find((b) => b.text.text === 'Reject')?.confirm).toBeDefined();
+
+  // A non-approver and the requester herself are refused, privately; nothing changes.
+  const before = fake.calls.length;
+  await click(MALLORY, ADMINS, approvalTs, approve);
+  await click(RITA, ADMINS, approvalTs, approve);
+  const refusals = fake.calls.slice(before).filter((c) => c.method === 'chat.postEphemeral');
+  expect(refusals.map((c) => c.args.user)).toEqual([MALLORY.id, RITA.id]);
+  expect(textOf(refusals[0].args.blocks)).toMatch(/approver/i);
+  expect(textOf(refusals[1].args.blocks)).toMatch(/You requested HW-\d+/);
+  expect(fake.calls.slice(before).filter((c) => c.method === 'chat.update' && c.args.ts === approvalTs)).toHaveLength(0);
+  expect((await app.store.get(request.id))!.approvals).toHaveLength(0);
+
+  // Bob double-clicks Approve, and Slack delivers one of the clicks again: one approval is recorded.
+  const [firstClick] = await Promise.all([click(BOB, ADMINS, approvalTs, approve, '1700100000.000001'), click(BOB, ADMINS, approvalTs, approve, '1700100000.000002')]);
+  expect((await postToSlackEndpoint(`${app.url}/slack/events`, firstClick, { secret: SECRET, retryNum: 1 })).status).toBe(200);
+  await idle();
+  const approved = (await app.store.get(request.id))!;
+  expect(approved.approvals).toHaveLength(1);
+  expect(approved.approvals[0].actor).toMatchObject({ platform: 'slack', userId: BOB.id });
+  await eventually(() => textOf(messageBlocks(fake, ADMINS, approvalTs)).includes('Approved by bob') || undefined, 'the approval message says who approved');
 
   const done = await eventually(async () => {
     const r = await app.store.get(request.id);
@@ -140,19 +167,30 @@ test('from /hopsworks setup to the summary and the private key, through createAp
   }, 'provisioning finished');
   expect(done.state).toBe('succeeded');
 
+  // Progress is updated in place in the requester's channel and in a thread under the approval message.
+  const [progressChannel, progressTs] = done.conversations.activityIds.progressCard.split(':');
+  expect(progressChannel).toBe(PLATFORM);
+  await eventually(() => textOf(messageBlocks(fake, PLATFORM, progressTs)).includes('Done') || undefined, 'the progress card says Done');
+  expect(fake.callsTo('chat.update').filter((c) => c.args.ts === progressTs).length).toBeGreaterThan(0);
+  const replyId = done.conversations.activityIds.progressReply;
+  expect(fake.callsTo('chat.postMessage').find((c) => `${c.result?.channel}:${c.result?.ts}` === replyId)?.args).toMatchObject({ channel: ADMINS, thread_ts: approvalTs });
+
+  // The summary lists the managed.hopsworks.ai form values.
   const summary = await eventually(
-    () => fake.calls.find((c) => c.args.channel === PLATFORM && JSON.stringify(c.args.blocks ?? '').includes(done.outputs!.managedIdentityResourceId)),
+    () => fake.calls.find((c) => c.args.channel === PLATFORM && textOf(c.args.blocks).includes(done.outputs!.managedIdentityResourceId)),
     'the summary with the form values',
   );
-  expect(JSON.stringify(summary.args.blocks)).toContain(done.outputs!.storageAccountName);
+  for (const v of [done.outputs!.storageAccountName, done.outputs!.registryName, done.outputs!.managedIdentityName, done.outputs!.subscriptionId]) expect(textOf(summary.args.blocks)).toContain(v);
 
   const keyPost = await eventually(() => fake.calls.find((c) => JSON.stringify(c.args).includes('PRIVATE KEY')), 'the private key');
   expect(keyPost.method).toBe('chat.postMessage');
+  expect(fake.callsTo('conversations.open').map((c) => c.args.users)).toEqual([RITA.id]);
   expect(keyPost.args.channel).toBe('D0RITA');
   expect(fake.calls.filter((c) => JSON.stringify(c.args).includes('PRIVATE KEY'))).toHaveLength(1);
   const keyLine = (JSON.stringify(keyPost.args.blocks).match(/PRIVATE KEY-----(?:\\r)?\\n([A-Za-z0-9+/=]{20,})/) ?? [])[1];
   expect(keyLine).toBeDefined();
-  // Debug-level logs of the whole run, Bolt and the Slack SDK included, never carry the key.
+  // Neither the store nor the debug-level logs of the whole run (Bolt and the Slack SDK included) carry the key.
+  expect(JSON.stringify([await app.store.list(), await app.store.listAudit(request.id)])).not.toContain(keyLine);
   expect(logLines.length).toBeGreaterThan(0);
   expect(logLines.join('')).not.toContain(keyLine);
 
