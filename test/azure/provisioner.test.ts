@@ -242,6 +242,34 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     }
   });
 
+  it('a registry create whose long-running operation fails reports the code ACR put only in the message', async () => {
+    const target = h.newResourceGroup('rg-lro-fail');
+    h.sim.setProviderState('Microsoft.ContainerRegistry', 'Registered');
+    const p = h.provisioner();
+    const id = await h.store.nextId();
+    const options = await p.suggestOptions(target, id);
+    const plan = await p.preflight({ requestId: id, kind: 'setup', target, options });
+    const request = { id, kind: 'setup', target, options, plan, steps: {} } as unknown as SetupRequest;
+    // A 3 s creation (scaled): core-lro's first poll waits for Retry-After, and by then the registry is gone.
+    h.sim.setLatency({ inlineLroMaxMs: 1, durations: { registry: 3_000_000 } });
+    try {
+      const running = p.executeStep(request, byId(plan.steps, 'containerRegistry')).catch((e: unknown) => e);
+      const c = h.clients.forSubscription(target.subscriptionId);
+      // The registry is deleted by someone while its creation is still running.
+      for (let i = 0; i < 1000 && !(await c.registry.registries.get(target.resourceGroup, options.registryName).then(() => true, () => false)); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await c.registry.registries.beginDeleteAndWait(target.resourceGroup, options.registryName, { updateIntervalInMs: 5 });
+      const err = await running;
+      expect(err).toMatchObject({
+        code: 'AZURE',
+        details: { error: { code: 'ResourceNotFound', message: 'The registry was deleted while the operation was running.', remediation: expect.any(String) } },
+      });
+    } finally {
+      h.sim.setLatency({ inlineLroMaxMs: 250, durations: { registry: 20_000 } });
+    }
+  });
+
   it('drift in an earlier setup (TLS 1.0 and public blobs, registry not Premium, retention off, role actions changed) becomes update steps that fix it', async () => {
     const target = h.newResourceGroup('rg-drift');
     const first = await h.submitApproved(target, { roleName: 'hopsworks-instance-drift' });
