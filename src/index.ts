@@ -15,7 +15,7 @@ import type { Logger } from './bot/logger';
 import type { HttpServer, ReadinessCheck } from './bot/server';
 import type { SlackIntegration } from './bot/slack';
 import { BotError } from './core/errors';
-import type { Clock, Store } from './core/ports';
+import type { Clock, Discovery, Store } from './core/ports';
 
 /**
  * The SDKs and everything built on them are loaded only once the configuration is valid: a
@@ -122,6 +122,19 @@ async function azureAccess(p: Parts, config: AppConfig): Promise<{ credential: T
   return { credential: new ManagedIdentityCredential(), armEndpoint: simulator.armEndpoint, simulator };
 }
 
+/**
+ * AZURE_SUBSCRIPTION_ID names the subscription the bot provisions in: the dialog offers only that one
+ * (and picks it without asking), even when the bot's identity can see others.
+ */
+function limitToSubscription(discovery: Discovery, subscriptionId: string | undefined): Discovery {
+  if (subscriptionId === undefined) return discovery;
+  return {
+    listSubscriptions: async () => (await discovery.listSubscriptions()).filter((s) => s.subscriptionId.toLowerCase() === subscriptionId),
+    listResourceGroups: (id) => discovery.listResourceGroups(id),
+    suggestOptions: (target, requestId) => discovery.suggestOptions(target, requestId),
+  };
+}
+
 /** Builds and starts the whole application; `config.port` 0 picks a free port (tests). */
 export async function createApp(config: AppConfig, overrides: AppOverrides = {}): Promise<App> {
   const p = await loadParts();
@@ -223,7 +236,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const conversationState = new ConversationState(new KeyValueBotStorage(store.kv));
     const bot = new HopsworksBot({
       workflow: service,
-      discovery: provisioner,
+      discovery: limitToSubscription(provisioner, config.azure.subscriptionId),
       planner: provisioner,
       ids: store,
       conversationState,
