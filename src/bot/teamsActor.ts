@@ -17,6 +17,8 @@ export function isSharedConversation(context: TurnContext): boolean {
 }
 
 const UPN_TTL_MS = 10 * 60_000;
+/** A failed roster lookup is retried soon: an approver listed by UPN must not wait ten minutes. */
+const MISS_TTL_MS = 30_000;
 const upnCache = new Map<string, { upn: string | undefined; at: number }>();
 
 /** UPN from the Teams roster; undefined when Teams cannot tell (tolerated: approvers may be listed by object id). */
@@ -24,7 +26,7 @@ async function teamsUpn(context: TurnContext, logger?: Logger): Promise<string |
   const from = context.activity.from;
   if (context.activity.channelId !== 'msteams' || !from?.id) return undefined;
   const hit = upnCache.get(from.id);
-  if (hit && Date.now() - hit.at < UPN_TTL_MS) return hit.upn;
+  if (hit && Date.now() - hit.at < (hit.upn ? UPN_TTL_MS : MISS_TTL_MS)) return hit.upn;
   let upn: string | undefined;
   try {
     const member = await TeamsInfo.getMember(context, from.id);
