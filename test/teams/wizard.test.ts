@@ -287,4 +287,15 @@ describe('setup wizard', () => {
     expect(texts.some((t) => t.includes('HOPSWORKS_APPROVERS'))).toBe(true);
     expect(await w.store.list()).toEqual([]);
   });
+
+  test('Back returns to the resource group; another one gets its own location under the same request id', async () => {
+    const options = await startAndPickResourceGroup();
+    await submit(w.adapter, RITA, { ...formValues(options, { reason: 'keep me' }), ...actionData(options, 'back') });
+    const target = w.adapter.lastCard();
+    expect((target.body as { id?: string }[]).some((b) => b.id === 'resourceGroup')).toBe(true);
+    await submit(w.adapter, RITA, { ...actionData(target, 'next'), resourceGroup: 'rg-hopsworks-prod' });
+    const again = w.adapter.lastCard();
+    expect(cardTexts(again)).toEqual(expect.arrayContaining(['Resource group: rg-hopsworks-prod', 'Location: northeurope', 'Request: HW-1001']));
+    expect(w.adapter.cards()).toHaveLength(1);
+  });
 });
