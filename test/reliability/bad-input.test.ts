@@ -13,7 +13,7 @@ import type { SetupService } from '../../src/core/service';
 import type { Store } from '../../src/core/ports';
 import type { Actor, SetupRequest } from '../../src/core/types';
 import { openService, seedPendingRequest } from '../helpers/reliability-seed';
-import { liveBotEnv, spawnBot, waitFor, type BotProcess } from '../helpers/reliability-bot';
+import { liveBotEnv, removeBotBundle, spawnBot, waitFor, type BotProcess } from '../helpers/reliability-bot';
 import { startFakeConnector, startFakeSlackApi, type FakeServer, type RecordedCall } from '../helpers/reliability-fakes';
 import { slackBlockActionsBody, slackCommandBody, slackSignature, teamsActivity, teamsExecuteInvoke, type TeamsUser } from '../helpers/reliability-payloads';
 import teamsCorpus from './corpus/teams.json';
@@ -187,6 +187,7 @@ describe('bad input: clear answers, nothing changes, the bot stays up', () => {
     await connector?.close();
     await slackApi?.close();
     rmSync(dir, { recursive: true, force: true });
+    removeBotBundle();
   });
 
   const teamsCases = (teamsCorpus as { cases: Case[] }).cases;

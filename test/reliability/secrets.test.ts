@@ -15,7 +15,7 @@ import type { SetupService } from '../../src/core/service';
 import type { Store } from '../../src/core/ports';
 import type { Actor } from '../../src/core/types';
 import { openService } from '../helpers/reliability-seed';
-import { liveBotEnv, spawnBot, waitFor, type BotProcess } from '../helpers/reliability-bot';
+import { liveBotEnv, removeBotBundle, spawnBot, waitFor, type BotProcess } from '../helpers/reliability-bot';
 import { startFakeConnector, startFakeSlackApi, startRecordingIdentityProxy, type FakeServer } from '../helpers/reliability-fakes';
 import { slackCommandBody, slackSignature, teamsConversationRef, teamsExecuteInvoke } from '../helpers/reliability-payloads';
 
@@ -89,6 +89,7 @@ describe('secrets stay out of the store, the logs and the channels', () => {
     await connector?.close();
     await slackApi?.close();
     rmSync(dir, { recursive: true, force: true });
+    removeBotBundle();
   });
 
   test('after a full run with a generated SSH key', async () => {
