@@ -337,6 +337,18 @@ describe('cards with inputs become modals', () => {
     const [update] = fake.callsTo('chat.update');
     expect(update.args).toMatchObject({ channel: 'C0PLATFORM', ts: messageTs });
     expect(JSON.stringify(update.args.blocks)).toContain('Step 2 of 2');
+
+    // The first step's form is gone with its card: its old button (still in a stale client) says so.
+    const firstPost = fake.callsTo('chat.postMessage').find((c) => c.result?.ts === messageTs)!;
+    await post(blockActionsBody({ user: ALICE, channelId: 'C0PLATFORM', message: { ts: messageTs, blocks: firstPost.args.blocks }, button: findButton(firstPost.args.blocks, 'Next'), responseUrl: `${fake.responseBase}a` }));
+    await settle();
+    expect(JSON.stringify(fake.callsTo('chat.postEphemeral').at(-1)?.args.blocks)).toContain('expired');
+    // The current card's button opens the current step.
+    const opened = fake.callsTo('views.open').length;
+    await post(blockActionsBody({ user: ALICE, channelId: 'C0PLATFORM', message: { ts: messageTs, blocks: update.args.blocks }, button: findButton(update.args.blocks, 'Next'), responseUrl: `${fake.responseBase}a` }));
+    await settle();
+    expect(fake.callsTo('views.open')).toHaveLength(opened + 1);
+    expect(JSON.stringify(fake.callsTo('views.open').at(-1)!.args.view.blocks)).toContain('Step 2 of 2');
   });
 
   it('a submitted modal is handled once even if Slack delivers it twice', async () => {

@@ -63,3 +63,18 @@ test('a form is readable by every instance until it expires', async () => {
   expect(await new SlackState({ kv: store.kv, now: clock }).loadForm(id)).toBeUndefined();
   expect(await a.loadForm('../../etc')).toBeUndefined();
 });
+
+test('a message keeps only the forms its current card uses', async () => {
+  const a = new SlackState({ kv: store.kv, now: clock });
+  const step1 = await a.saveForm({ card: { type: 'AdaptiveCard', body: [{ type: 'TextBlock', text: '1' }] } });
+  await a.replaceMessageForms('C1', '1700000000.000100', [step1]);
+  const step2 = await a.saveForm({ card: { type: 'AdaptiveCard', body: [{ type: 'TextBlock', text: '2' }] } });
+  await a.replaceMessageForms('C1', '1700000000.000100', [step2]);
+  const other = new SlackState({ kv: store.kv, now: clock });
+  expect(await other.loadForm(step1)).toBeUndefined();
+  expect(await other.loadForm(step2)).toBeDefined();
+  // The card without inputs (or a deleted message) leaves nothing behind.
+  await a.replaceMessageForms('C1', '1700000000.000100', []);
+  expect(await other.loadForm(step2)).toBeUndefined();
+  expect(await store.kv.get('slack:message-forms:C1:1700000000.000100')).toBeUndefined();
+});

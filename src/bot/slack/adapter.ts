@@ -437,6 +437,7 @@ export class SlackAdapter extends BotAdapter {
     // A wizard moves to its next step by updating its card: the open modal follows it.
     if ((await this.settleModal(turn, channelData, rendered, target.channel, target.ts)) === 'errors') return { id: activity.id! };
     await this.call('chat.update', () => this.client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: blocks as unknown as SlackTypes.KnownBlock[] }));
+    await this.state.replaceMessageForms(target.channel, target.ts, rendered.formIds);
     turn.updated.add(`${target.channel}:${target.ts}`);
     turn.shown.set(`${target.channel}:${target.ts}`, blockTexts(blocks));
     return { id: `${target.channel}:${target.ts}` };
@@ -446,6 +447,7 @@ export class SlackAdapter extends BotAdapter {
     const target = parseActivityId(reference.activityId);
     if (!target) throw new BotError('VALIDATION', `Cannot delete Slack message "${reference.activityId}": not a Slack activity id.`);
     await this.call('chat.delete', () => this.client.chat.delete({ channel: target.channel, ts: target.ts }));
+    await this.state.replaceMessageForms(target.channel, target.ts, []);
   }
 
   /** Proactive messages: runs `logic` with a context bound to the stored conversation reference. */
@@ -634,9 +636,12 @@ export class SlackAdapter extends BotAdapter {
   }
 
   /** Adaptive Cards in `activity.attachments` (plus `text`) → blocks; forms are stored so buttons can open them. */
-  private async renderMessage(activity: Partial<Activity>): Promise<{ text: string; blocks: Block[]; forms: Array<{ card: AdaptiveCard; formId: string; primary: number }> }> {
+  private async renderMessage(
+    activity: Partial<Activity>,
+  ): Promise<{ text: string; blocks: Block[]; forms: Array<{ card: AdaptiveCard; formId: string; primary: number }>; formIds: string[] }> {
     const blocks: Block[] = [];
     const forms: Array<{ card: AdaptiveCard; formId: string; primary: number }> = [];
+    const formIds: string[] = [];
     const summaries: string[] = [];
     if (typeof activity.text === 'string' && activity.text.trim()) {
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(toMrkdwn(activity.text), LIMITS.sectionText), verbatim: true } });
@@ -650,6 +655,7 @@ export class SlackAdapter extends BotAdapter {
       const direct = actions.map((a) => (this.directPayload(a) ? encodeButtonValue(this.directPayload(a)!) : undefined));
       const needsStore = actions.some((a, i) => actionNeedsForm(card, a) || (direct[i]?.length ?? 0) > LIMITS.buttonValue);
       const formId = needsStore ? await this.state.saveForm({ card }) : undefined;
+      if (formId) formIds.push(formId);
       const primary = primaryFormAction(card);
       if (formId !== undefined && primary !== undefined) forms.push({ card, formId, primary });
       blocks.push(
@@ -673,6 +679,7 @@ export class SlackAdapter extends BotAdapter {
       text: truncate(escapeSlack(toPlain(summary) || this.botName), LIMITS.messageText),
       blocks: fitBlocks(blocks, LIMITS.blocksPerMessage),
       forms,
+      formIds,
     };
   }
 
@@ -712,6 +719,7 @@ export class SlackAdapter extends BotAdapter {
       )) as { ts?: string; channel?: string };
       ts = res.ts ?? '';
       postedChannel = res.channel ?? channel;
+      if (ts && rendered.formIds.length > 0) await this.state.replaceMessageForms(postedChannel, ts, rendered.formIds);
     } catch (err) {
       const code = slackErrorCode(err);
       if ((code === 'not_in_channel' || code === 'channel_not_found') && turn.responseUrl) {

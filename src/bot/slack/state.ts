@@ -17,6 +17,10 @@ interface Entry {
 class MemoryTtlMap {
   private readonly entries = new Map<string, Entry>();
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   get(key: string, now: number): unknown {
     const e = this.entries.get(key);
     if (!e) return undefined;
@@ -70,6 +74,20 @@ export class SlackState {
     const id = randomBytes(9).toString('base64url');
     await this.write(`slack:form:${id}`, form, this.formTtlMs);
     return id;
+  }
+
+  /**
+   * Records which forms a message's buttons use now and deletes the ones it no longer shows, so a
+   * card updated many times (wizard steps, approval decisions) keeps one form in the store.
+   */
+  async replaceMessageForms(channel: string, ts: string, formIds: string[]): Promise<void> {
+    const key = `slack:message-forms:${channel}:${ts}`;
+    const previous = await this.read(key);
+    for (const id of Array.isArray(previous) ? previous : []) {
+      if (typeof id === 'string' && !formIds.includes(id)) await this.remove(`slack:form:${id}`);
+    }
+    if (formIds.length > 0) await this.write(key, formIds, this.formTtlMs);
+    else if (previous !== undefined) await this.remove(key);
   }
 
   async loadForm(id: string): Promise<StoredForm | undefined> {
@@ -135,6 +153,11 @@ export class SlackState {
     const expiresAt = this.now() + ttlMs;
     this.memory.set(key, value, expiresAt, this.now());
     if (this.kv) await this.kv.put(key, { value, expiresAt });
+  }
+
+  private async remove(key: string): Promise<void> {
+    this.memory.delete(key);
+    if (this.kv) await this.kv.delete(key);
   }
 
   private async read(key: string): Promise<unknown> {
