@@ -197,7 +197,8 @@ export class HttpServer {
       }
       const buffered = req as BufferedRequest;
       buffered.rawBody = route.readBody ? await this.readBody(req, res) : Buffer.alloc(0);
-      await route.handler(buffered, res);
+      // Tracked on its own: a turn whose client hung up still finishes before shutdown closes the store.
+      await this.track(Promise.resolve().then(() => route.handler(buffered, res)));
     } catch (err) {
       if (err instanceof HttpError) {
         if (!res.headersSent) sendJson(res, err.status, { error: err.message });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/bot/config';
 import { createApp } from '../../src/index';
+import { messageActivity, startFakeConnector } from '../helpers/server-connector';
 
 test('close() waits for tracked work, then closes the store', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hw-drain-'));
@@ -32,6 +33,39 @@ test('close() waits for tracked work, then closes the store', async () => {
     await expect(app.store.ping()).rejects.toThrow();
   } finally {
     await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a turn whose client hung up still finishes before the app closes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hw-drain-'));
+  const connector = await startFakeConnector();
+  const app = await createApp(loadConfig({ PORT: '0', BOT_DB_PATH: join(dir, 'bot.sqlite'), LOG_LEVEL: 'silent' }));
+  try {
+    const held = connector.hold();
+    const client = new AbortController();
+    const request = fetch(`${app.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messageActivity(connector.url, 'help')),
+      signal: client.signal,
+    }).catch(() => 'aborted');
+    await held; // the bot is inside the turn, waiting on the connector
+    client.abort();
+    expect(await request).toBe('aborted');
+
+    let closed = false;
+    const closing = app.close().then(() => (closed = true));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+
+    connector.release();
+    await closing;
+    expect(connector.sent).toHaveLength(1);
+    expect(connector.sent[0].activity.type).toBe('message');
+  } finally {
+    await app.close();
+    await connector.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
