@@ -43,8 +43,8 @@ describe('e2e harness (echo bot in Agents Playground)', () => {
         startPlayground({ name: 'requester', configFile: path.join(__dirname, 'requester', '.m365agentsplayground.yml'), bot, artifactsDir: artifacts }),
         startPlayground({ name: 'approver', configFile: path.join(__dirname, 'approver', '.m365agentsplayground.yml'), bot, artifactsDir: artifacts }),
       ]));
-      cleanup.add('playground requester', () => pgRiley.proc.stop());
-      cleanup.add('playground approver', () => pgAvery.proc.stop());
+      cleanup.add('playground requester', () => pgRiley.stop());
+      cleanup.add('playground approver', () => pgAvery.stop());
       browser = await timeline.time('chromium launched', () => launchBrowser());
       cleanup.add('chromium', () => browser.close());
       riley = await timeline.time('requester tab loaded', () => PlaygroundUser.open(browser, pgRiley, artifacts, 'Hopsworks'));

@@ -274,8 +274,10 @@ export interface PlaygroundProcess {
   proc: ManagedProcess;
   port: number;
   url: string;
-  /** The folder it runs in, holding its .m365agentsplayground.yml and devTools/ log. */
+  /** The temp folder it runs in, holding its .m365agentsplayground.yml. */
   dir: string;
+  /** Stops the process group and removes the temp folder. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -309,9 +311,14 @@ export async function startPlayground(opts: {
   const actual = Number(match[1]);
   if (opts.port !== undefined && actual !== opts.port) {
     await proc.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`playground-${opts.name} needed port ${opts.port} but it was taken; it listened on ${actual}`);
   }
-  return { name: opts.name, proc, port: actual, url: `http://localhost:${actual}/`, dir };
+  const stop = async () => {
+    await proc.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { name: opts.name, proc, port: actual, url: `http://localhost:${actual}/`, dir, stop };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

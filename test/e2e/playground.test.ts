@@ -89,8 +89,8 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
         ]),
       );
       approverPlayground = pgAvery;
-      cleanup.add('playground requester', () => pgRiley.proc.stop());
-      cleanup.add('playground approver', () => approverPlayground.proc.stop());
+      cleanup.add('playground requester', () => pgRiley.stop());
+      cleanup.add('playground approver', () => approverPlayground.stop());
       browser = await timeline.time('chromium launched', () => launchBrowser());
       cleanup.add('chromium', () => browser.close());
       riley = await timeline.time('requester tab loaded', () => PlaygroundUser.open(browser, pgRiley, artifacts, BOT_NAME));
@@ -201,7 +201,8 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
       await riley.waitForCard(`${first.id} is approved`);
       const summary = await riley.waitForCard(['Values for managed.hopsworks.ai', `Request ${first.id} is done`], PROVISIONING_TIMEOUT);
       timeline.note(`Approve click to summary card in the requester's chat: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      const progress = await riley.waitForCard([`Setup ${first.id}`, /\bDone\b/]);
+      // Case matters: the state is "Done", a finished step says "✔ done". (Card text has no spaces between blocks, so no \b.)
+      const progress = await riley.waitForCard([`Setup ${first.id}`, /Done/]);
       const progressText = await progress.text();
       const counts = /(\d+) of (\d+) steps/.exec(progressText);
       expect(counts).not.toBeNull();
@@ -243,7 +244,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
         expect({ file, hasKey: fs.readFileSync(path.join(tmp, file)).includes(keyBody) }).toEqual({ file, hasKey: false });
       }
       // The channel follows along: the approval card says Done and progress is threaded under it.
-      await avery.screenshot('channel-approval-card-done', await avery.waitForCard([`request ${first.id}`, /\bDone\b/], 30_000));
+      await avery.screenshot('channel-approval-card-done', await avery.waitForCard([`request ${first.id}`, /Done/], 30_000));
       await avery.screenshot('channel-after-provisioning');
     });
   });
@@ -260,7 +261,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
       const again = await actionableApprovalCard(avery, second.id);
       await again.fill(/Reason \(required to reject\)/, 'Use the shared analytics subscription instead');
       await again.click('Reject');
-      await avery.screenshot('rejected', await avery.waitForCard([`request ${second.id}`, /\bRejected\b/]));
+      await avery.screenshot('rejected', await avery.waitForCard([`request ${second.id}`, /Rejected/]));
       await riley.screenshot('rejection-told', await riley.waitForCard([`${second.id} was rejected`, 'Use the shared analytics subscription instead']));
     });
   });
@@ -270,7 +271,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
     await step('non-approver click', users(), async () => {
       // Megan's Playground takes over the approver's port: the bot's admin-channel reference now reaches her.
       await avery.close();
-      await approverPlayground.proc.stop();
+      await approverPlayground.stop();
       const port = approverPlayground.port;
       approverPlayground = await startPlayground({ name: 'bystander', configFile: config('bystander'), bot, artifactsDir: artifacts, port });
       megan = await PlaygroundUser.open(browser, approverPlayground, artifacts, BOT_NAME);
