@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     let setups: ConcurrentSetupsResult | { error: string };
     try {
       if (skip.has('setups')) throw new Error('skipped (BENCH_SKIP)');
-      setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, log });
+      setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, connectorUrl: connector.url, log });
     } catch (err) {
       setups = { error: String((err as Error).message ?? err) };
     }
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       rows.push({ metric: `${concurrentSetups} concurrent setups`, value: `not measured: ${setups.error.split('\n')[0]}` });
     } else {
       rows.push({ metric: `${setups.count} concurrent setups on ${setups.count} resource groups, 429 throttling: makespan`, value: fmtS(setups.manyMakespanS), baseline: `one setup ${fmtS(setups.singleMakespanS)}`, ratio: fmtRatio(setups.ratio), target: '≤ 1.3×', met: setups.ratio <= 1.3 });
-      rows.push({ metric: 'Failed setups', value: `${setups.failed} of ${setups.count + 1}`, target: '0', met: setups.failed === 0 });
+      rows.push({ metric: 'Failed setups', value: `${setups.failed} of ${setups.count + 1}${setups.failures.length ? ` (${setups.failures[0]})` : ''}`, target: '0', met: setups.failed === 0 });
       rows.push({ metric: 'Throttled ARM requests (429) during the concurrent run', value: String(setups.throttled) });
     }
     await bot.stop();
@@ -194,9 +194,14 @@ async function main(): Promise<void> {
   }
 
   results.totalSeconds = round((Date.now() - began) / 1000, 1);
+  // Other work on the machine skews every latency figure: recorded so a reader can tell.
+  (results.machine as Record<string, unknown>).loadAvg1mEnd = round(os.loadavg()[0], 2);
   const machine = results.machine as { cpus: number; cpuModel: string; node: string };
   const table = markdownTable(rows);
-  const header = `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${durationS} s per latency run after ${warmupS} s warm-up; total ${results.totalSeconds} s.`;
+  const load = results.machine as { loadAvg1m: number; loadAvg1mEnd: number };
+  const header =
+    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${round(load.loadAvg1m, 1)} at start and ${load.loadAvg1mEnd} at the end; ` +
+    `${durationS} s per latency run after ${warmupS} s warm-up; total ${results.totalSeconds} s (${results.date}).`;
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
   process.stdout.write(`\n${header}\n\n${table}\n`);
   if (writeDoc) updateDoc(header, table);

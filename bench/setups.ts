@@ -12,6 +12,7 @@ import { createAzureClients } from '../src/azure/clients';
 import { AzureProvisioner } from '../src/azure/provisioner';
 import type { BenchSimulator } from './lib/simulator';
 import { round } from './lib/stats';
+import { teamsConversationRef } from '../test/helpers/reliability-payloads';
 
 export interface ConcurrentSetupsResult {
   count: number;
@@ -19,6 +20,8 @@ export interface ConcurrentSetupsResult {
   manyMakespanS: number;
   ratio: number;
   failed: number;
+  /** Why setups failed (step id: error code), when any did. */
+  failures: string[];
   succeeded: number;
   throttled: number;
   armRequests: number;
@@ -61,6 +64,8 @@ export async function runConcurrentSetups(opts: {
   approver: Actor;
   requester: Actor;
   count: number;
+  /** Fake Bot Framework connector: progress cards and the SSH private key DM go there. */
+  connectorUrl: string;
   log: (s: string) => void;
 }): Promise<ConcurrentSetupsResult> {
   const { sim, service, store } = opts;
@@ -74,9 +79,18 @@ export async function runConcurrentSetups(opts: {
   const submitOne = async (resourceGroup: string): Promise<SetupRequest> => {
     const id = await store.nextId();
     const target = { subscriptionId: sim.subscriptionId, resourceGroup, location: 'westeurope', tenantId: sim.tenantId };
-    const options = await provisioner.suggestOptions(target, id);
+    // Requests planned at the same time would all be offered the guide's registry name and the shared
+    // custom role: give each its own, as requesters editing the defaults would (see the note in the result).
+    const suffix = id.replace(/[^0-9]/g, '');
+    const options = { ...(await provisioner.suggestOptions(target, id)), registryName: `hopsworksecr${suffix}`, roleName: `hopsworks-instance-${suffix}` };
     const plan = await provisioner.preflight({ requestId: id, kind: 'setup', target, options });
-    return service.submit({ id, kind: 'setup', requester: opts.requester, target, options, reason: 'Concurrent setups benchmark', plan, conversations: { activityIds: {} } });
+    const user = { id: `29:${opts.requester.userId}`, name: opts.requester.displayName, aadObjectId: opts.requester.userId };
+    const conversations = {
+      requester: teamsConversationRef({ serviceUrl: opts.connectorUrl, conversationId: `a:bench-requests-${id}`, user }),
+      requesterPersonal: teamsConversationRef({ serviceUrl: opts.connectorUrl, conversationId: `a:bench-personal-${id}`, user }),
+      activityIds: {},
+    };
+    return service.submit({ id, kind: 'setup', requester: opts.requester, target, options, reason: 'Concurrent setups benchmark', plan, conversations });
   };
   const approveAll = (reqs: SetupRequest[]) => Promise.all(reqs.map((r) => service.approve(r.id, opts.approver, r.plan!.hash)));
 
@@ -85,7 +99,11 @@ export async function runConcurrentSetups(opts: {
   opts.log('warm-up setup (registers providers)…');
   const warm = await submitOne(rgs[0]);
   await approveAll([warm]);
-  await waitTerminal(store, [warm.id], 180_000);
+  const [warmDone] = await waitTerminal(store, [warm.id], 180_000);
+  if (warmDone.state !== 'succeeded') {
+    const why = Object.entries(warmDone.steps).filter(([, st]) => st.status === 'failed').map(([sid, st]) => `${sid}: ${st.error?.code} ${st.error?.message}`);
+    throw new Error(`the warm-up setup ${warmDone.state}: ${why.join('; ')}`);
+  }
 
   const faults = { rate429: 0.1, retryAfterSeconds: 0.5 };
   sim.setFaults({ ...faults, seed: 42 });
@@ -110,11 +128,16 @@ export async function runConcurrentSetups(opts: {
       manyMakespanS: round(manyMakespanS, 2),
       ratio: round(manyMakespanS / singleMakespanS, 2),
       failed,
+      failures: [singleDone, ...manyDone]
+        .filter((r) => r.state !== 'succeeded')
+        .flatMap((r) => Object.entries(r.steps).filter(([, st]) => st.status === 'failed').map(([sid, st]) => `${r.id} ${sid}: ${st.error?.code} ${st.error?.message}`)),
       succeeded: manyDone.length + 1 - failed,
       throttled: window.filter((e) => e.fault === '429').length,
       armRequests: window.length,
       faults,
-      note: 'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first',
+      note:
+        'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first; ' +
+        'each request has its own registry and custom role name (defaults planned concurrently collide on the guide registry name and the shared role)',
     };
   } finally {
     sim.setFaults(undefined);
