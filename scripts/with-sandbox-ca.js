@@ -6,6 +6,7 @@
  *
  *   node scripts/with-sandbox-ca.js tsx src/index.ts
  *   node scripts/with-sandbox-ca.js npx jest test/simulator
+ *   node scripts/with-sandbox-ca.js --unless-live tsx src/index.ts   (npm start: no sandbox CA against real Azure)
  *
  * The CA directory is SANDBOX_CA_DIR or ./.sandbox. When required as a module it exports ensureSandboxCa.
  */
@@ -110,14 +111,44 @@ function resolveCommand(cmd) {
   return cmd;
 }
 
+/**
+ * True when the bot will talk to real Azure (same rule as src/bot/config.ts, reading .env like the bot):
+ * then `npm start` must not make Node trust a locally generated CA.
+ */
+function azureIsLive() {
+  let fileEnv = {};
+  const envFile = path.join(process.cwd(), '.env');
+  if (fs.existsSync(envFile)) {
+    try {
+      fileEnv = require('node:util').parseEnv(fs.readFileSync(envFile, 'utf8'));
+    } catch {
+      fileEnv = {};
+    }
+  }
+  const get = (name) => (process.env[name] !== undefined ? process.env[name] : fileEnv[name]) || '';
+  const mode = get('AZURE_MODE').trim();
+  if (mode) return mode === 'live';
+  return get('AZURE_SUBSCRIPTION_ID').trim() !== '';
+}
+
 function main(argv) {
-  const args = argv.slice(2);
+  let args = argv.slice(2);
+  if (args[0] === '--unless-live') {
+    args = args.slice(1);
+    if (azureIsLive()) {
+      run(args, { ...process.env });
+      return;
+    }
+  }
   const ca = ensureSandboxCa();
   if (args.length === 0) {
     process.stdout.write(`${ca.certPath}\n`);
     return;
   }
-  const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.certPath, SANDBOX_CA_DIR: ca.dir };
+  run(args, { ...process.env, NODE_EXTRA_CA_CERTS: ca.certPath, SANDBOX_CA_DIR: ca.dir });
+}
+
+function run(args, env) {
   const binDir = path.join(process.cwd(), 'node_modules', '.bin');
   env.PATH = env.PATH ? `${binDir}${path.delimiter}${env.PATH}` : binDir;
   const child = spawn(resolveCommand(args[0]), args.slice(1), { stdio: 'inherit', env });
