@@ -213,3 +213,22 @@ export function missingPermissionsError(id: string, plan: Plan): BotError {
     { details: { id, missingPermissions: plan.missingPermissions } },
   );
 }
+
+/** A teardown may only target a setup request that succeeded; refuses with NOT_FOUND or NOT_ALLOWED and a next step. */
+export function assertCanTearDown(parent: SetupRequest | undefined, parentId: string): SetupRequest {
+  if (!parent || parent.kind !== 'setup') {
+    throw new BotError('NOT_FOUND', `There is no setup request ${parentId} to tear down.`, { details: { parentId } });
+  }
+  if (parent.state !== 'succeeded') {
+    const hint =
+      parent.state === 'pendingApproval'
+        ? ` To stop it instead, type cancel ${parent.id}.`
+        : parent.state === 'failed'
+          ? ` Type retry ${parent.id} to finish it first.`
+          : '';
+    throw new BotError('NOT_ALLOWED', `${parent.id} is ${parent.state}; only a setup that has succeeded can be torn down.${hint}`, {
+      details: { parentId: parent.id, state: parent.state },
+    });
+  }
+  return parent;
+}

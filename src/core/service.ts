@@ -3,6 +3,7 @@ import { BotError } from './errors';
 import { assertAcyclic, computePlanHash } from './plan';
 import {
   assertApprover,
+  assertCanTearDown,
   decideApprove,
   decideCancel,
   decideReject,
@@ -303,15 +304,7 @@ export class SetupService implements Workflow {
 
   private async assertTeardownParent(id: string, input: SubmitInput): Promise<void> {
     if (!input.parentId) throw new BotError('VALIDATION', `Teardown ${id} must name the setup request whose resources it deletes.`);
-    const parent = await this.store.get(input.parentId);
-    if (!parent || parent.kind !== 'setup') {
-      throw new BotError('NOT_FOUND', `There is no setup request ${input.parentId} to tear down.`, { details: { parentId: input.parentId } });
-    }
-    if (parent.state !== 'succeeded') {
-      throw new BotError('NOT_ALLOWED', `${parent.id} is ${parent.state}; only a succeeded setup can be torn down.`, {
-        details: { parentId: parent.id, state: parent.state },
-      });
-    }
+    const parent = assertCanTearDown(await this.store.get(input.parentId), input.parentId);
     if (lockKey(parent.target) !== lockKey(input.target)) {
       throw new BotError('VALIDATION', `Teardown ${id} must target ${parent.target.resourceGroup}, where ${parent.id} created its resources.`);
     }

@@ -6,6 +6,7 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor } from 'botbuilder';
 import { cardAttachment, noticeCard, planCard, type FieldErrors } from '../bot/cards';
+import { assertCanTearDown } from '../core/policy';
 import type { Logger, Planner, Workflow } from '../core/ports';
 import type { Plan, SetupRequest } from '../core/types';
 import { CardPromptDialog, showWizardCard, type CardSubmit, type WizardSession } from './cardPrompt';
@@ -50,9 +51,14 @@ export class TeardownDialog extends ComponentDialog {
   private async planStep(step: WaterfallStepContext<TeardownOptions>): Promise<DialogTurnResult> {
     const s = step.options;
     const session = (await this.deps.sessions.get(step.context))!;
-    const parent = await this.parent(step);
-    if (!parent) {
-      await showWizardCard(step.context, this.deps.sessions, noticeCard('error', `There is no setup request ${s.parentId}`, ['Type status to list recent requests.']));
+    const found = await this.deps.workflow.get(s.parentId);
+    let parent: SetupRequest;
+    try {
+      // The core's rule, asked before any preflight, so no delete plan is ever offered for a request that cannot be torn down.
+      parent = assertCanTearDown(found, s.parentId);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await showWizardCard(step.context, this.deps.sessions, noticeCard('error', message, ['Type status to list recent requests.']));
       return this.end(step);
     }
     try {

@@ -78,8 +78,27 @@ test('teardown shows the delete plan, keeps the data unless the toggle says othe
 
 test('teardown of an unknown request, or without an id, changes nothing', async () => {
   await say(w.adapter, ALICE, 'teardown HW-4711');
-  expect(cardTexts(w.adapter.lastCard())[0]).toBe('There is no setup request HW-4711');
+  expect(cardTexts(w.adapter.lastCard())[0]).toBe('There is no setup request HW-4711 to tear down.');
   await say(w.adapter, ALICE, 'teardown');
   expect(cardTexts(w.adapter.lastCard())[0]).toBe('Which request?');
   expect(await w.store.list()).toEqual([]);
+});
+
+test('teardown of a setup that is still waiting for approval is refused at once, without a delete plan', async () => {
+  const id = await w.store.nextId();
+  const target = { subscriptionId: sim.subscriptionId, resourceGroup: 'rg-hopsworks-dev', location: 'westeurope', tenantId: sim.tenantId };
+  const options = await w.provisioner.suggestOptions(target, id);
+  const plan = await w.provisioner.preflight({ requestId: id, kind: 'setup', target, options });
+  const requester = { platform: 'teams' as const, userId: 'aad-rita', displayName: 'Rita Requester' };
+  await w.service.submit({ id, kind: 'setup', requester, target, options, reason: 'fraud team', plan, conversations: { activityIds: {} } });
+  const requestsBefore = sim.requestLog.length;
+
+  await say(w.adapter, RITA, `teardown ${id}`);
+  const texts = cardTexts(w.adapter.lastCard());
+  expect(texts[0]).toBe(`${id} is pendingApproval; only a setup that has succeeded can be torn down. To stop it instead, type cancel ${id}.`);
+  expect(texts.some((t) => /Teardown plan/.test(t))).toBe(false);
+  expect(await w.store.list({ kind: 'teardown' })).toEqual([]);
+  expect((await w.store.get(id))!.state).toBe('pendingApproval');
+  // No preflight ran: not a single ARM request was made for the refused teardown.
+  expect(sim.requestLog.length).toBe(requestsBefore);
 });
