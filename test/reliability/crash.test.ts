@@ -1,7 +1,8 @@
 /**
  * Crash campaign: the bot runs as a child process in live mode against a simulator this test runs.
  * Each run approves a setup (through the core API on the bot's SQLite file, as a second instance
- * would), kills the bot with SIGKILL at a random moment while it provisions, starts it again and
+ * would), kills the bot with SIGKILL at a random moment while it provisions (after a random number of
+ * finished steps), starts it again and
  * checks that the request finishes with exactly one of each resource, one role assignment and a
  * complete, consistent audit trail.
  *
@@ -26,7 +27,7 @@ import { startFakeConnector, type FakeServer } from '../helpers/reliability-fake
 import { teamsConversationRef } from '../helpers/reliability-payloads';
 
 const KILLS = 10;
-const MAX_ATTEMPTS = 16;
+const MAX_ATTEMPTS = 20;
 const APPROVER: Actor = { platform: 'teams', userId: '00000000-0000-0000-0000-0000000000a1', displayName: 'Ada Approver' };
 const REQUESTER: Actor = { platform: 'teams', userId: '00000000-0000-0000-0000-0000000000b2', displayName: 'Rita Requester' };
 
@@ -145,12 +146,16 @@ describe('SIGKILL during provisioning', () => {
       await service.submit({ id, kind: 'setup', requester: REQUESTER, target, options, reason: 'crash campaign', plan, conversations: { ...conversations, activityIds: {} } });
       await service.approve(id, APPROVER, plan.hash);
 
-      // A random moment once the bot has started on it: between 0 and 1.5 s after its first step began.
-      await waitFor(`${id} to start provisioning`, async () => {
+      // A random moment while the bot provisions it: once a random number of steps (0 to all but two) is
+      // done, plus up to 200 ms. Progress-based rather than time-based, so it lands mid-run on fast and slow machines.
+      const killAfter = Math.floor(random() * (plan.steps.length - 1));
+      await waitFor(`${id} to reach ${killAfter} done steps`, async () => {
         const r = await store.get(id);
-        return r && Object.values(r.steps).some((s) => s.status !== 'pending') ? r : undefined;
-      }, 60_000, 20);
-      await new Promise((r) => setTimeout(r, Math.floor(random() * 1500)));
+        const started = r && Object.values(r.steps).some((st) => st.status !== 'pending');
+        const doneCount = r ? Object.values(r.steps).filter((st) => st.status === 'done').length : 0;
+        return started && doneCount >= killAfter ? r : undefined;
+      }, 60_000, 5);
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 200)));
       await bot.kill();
       const atKill = (await store.get(id))!;
       const doneSteps = Object.values(atKill.steps).filter((s) => s.status === 'done').length;
