@@ -67,9 +67,19 @@ export function escapeMarkdown(text: string | undefined | null, max = MAX_TEXT):
   return s;
 }
 
+/**
+ * Templates prepared once: preparing parses every `${…}` expression (adaptive-expressions' ANTLR parser),
+ * which dominated a turn's CPU time; the library documents a prepared Template as reusable across data.
+ */
+const prepared = new Map<CardName, Template>();
+
 /** Expands a template with a view object. Unbound `${…}` would stay literal, so views carry every key. */
 export function renderCard(name: CardName, view: object): CardJson {
-  const template = new Template(TEMPLATES[name]);
+  let template = prepared.get(name);
+  if (!template) {
+    template = new Template(TEMPLATES[name]);
+    prepared.set(name, template);
+  }
   return template.expand({ $root: view }) as CardJson;
 }
 
