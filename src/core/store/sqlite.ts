@@ -52,9 +52,26 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
  * an append-only audit table, expiring job leases and a small kv table with etags.
  * Every write runs in an IMMEDIATE transaction, so checks and writes are atomic across processes.
  */
+/** Prepared statements kept by SQL text: better-sqlite3 compiles the SQL on every prepare(), which showed in turn profiles. */
+class StatementCache {
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  prepare<P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.cache.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.cache.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+}
+
 export class SqliteStore implements Store {
   readonly kv: KeyValueStore;
   private readonly db: Database.Database;
+  private readonly statements: StatementCache;
   private readonly clock: Clock;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -63,16 +80,16 @@ export class SqliteStore implements Store {
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.db.pragma('journal_mode = WAL');
-    // FULL: an acknowledged approval or step result survives a power cut too, not just a crash.
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db, MIGRATIONS);
-    this.kv = new SqliteKv(this.db);
+    this.statements = new StatementCache(this.db);
+    this.kv = new SqliteKv(this.db, this.statements);
   }
 
   async nextId(): Promise<string> {
     const n = this.db.transaction(() => {
-      const row = this.db
+      const row = this.statements
         .prepare<[number], { value: number }>(
           `INSERT INTO counters (name, value) VALUES ('request', ?)
            ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
@@ -86,10 +103,10 @@ export class SqliteStore implements Store {
   async create(request: SetupRequest): Promise<SetupRequest> {
     const stored: SetupRequest = { ...request, version: 1 };
     this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT 1 FROM requests WHERE id = ?').get(request.id);
+      const existing = this.statements.prepare('SELECT 1 FROM requests WHERE id = ?').get(request.id);
       if (existing) throw new BotError('VALIDATION', `Request ${request.id} already exists.`, { details: { id: request.id } });
       this.assertLockFree(stored);
-      this.db
+      this.statements
         .prepare(
           `INSERT INTO requests (id, kind, parent_id, state, subscription_id, resource_group, lock_key, created_at, updated_at, version, body)
            VALUES (@id, @kind, @parent_id, @state, @subscription_id, @resource_group, @lock_key, @created_at, @updated_at, @version, @body)`,
@@ -100,7 +117,7 @@ export class SqliteStore implements Store {
   }
 
   async get(id: string): Promise<SetupRequest | undefined> {
-    const row = this.db.prepare<[string], RequestRow>('SELECT id, parent_id, body, version FROM requests WHERE id = ?').get(id);
+    const row = this.statements.prepare<[string], RequestRow>('SELECT id, parent_id, body, version FROM requests WHERE id = ?').get(id);
     return row ? parse(row) : undefined;
   }
 
@@ -127,13 +144,13 @@ export class SqliteStore implements Store {
     const sql =
       `SELECT id, parent_id, body, version FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       'ORDER BY created_at DESC, rowid DESC LIMIT @limit';
-    return this.db.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
+    return this.statements.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
   }
 
   async update(request: SetupRequest): Promise<SetupRequest> {
     const stored: SetupRequest = { ...request, version: request.version + 1 };
     this.db.transaction(() => {
-      const current = this.db.prepare<[string], { version: number }>('SELECT version FROM requests WHERE id = ?').get(request.id);
+      const current = this.statements.prepare<[string], { version: number }>('SELECT version FROM requests WHERE id = ?').get(request.id);
       if (!current) throw new BotError('NOT_FOUND', `Request ${request.id} does not exist.`, { details: { id: request.id } });
       if (current.version !== request.version) {
         throw new BotError('VERSION_CONFLICT', `Request ${request.id} changed meanwhile (version ${current.version}, expected ${request.version}).`, {
@@ -142,7 +159,7 @@ export class SqliteStore implements Store {
       }
       this.assertLockFree(stored);
       const row = this.row(stored);
-      const res = this.db
+      const res = this.statements
         .prepare(
           `UPDATE requests SET kind = @kind, parent_id = @parent_id, state = @state, subscription_id = @subscription_id,
              resource_group = @resource_group, lock_key = @lock_key, updated_at = @updated_at, version = @version, body = @body
@@ -155,13 +172,13 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    this.db
+    this.statements
       .prepare('INSERT INTO audit (request_id, at, type, actor, detail) VALUES (?, ?, ?, ?, ?)')
       .run(event.requestId, event.at, event.type, JSON.stringify(event.actor), event.detail === undefined ? null : JSON.stringify(event.detail));
   }
 
   async listAudit(requestId: string): Promise<AuditEvent[]> {
-    const rows = this.db
+    const rows = this.statements
       .prepare<[string], { request_id: string; at: string; type: string; actor: string; detail: string | null }>(
         'SELECT request_id, at, type, actor, detail FROM audit WHERE request_id = ? ORDER BY seq',
       )
@@ -178,9 +195,9 @@ export class SqliteStore implements Store {
   async claim(requestId: string, owner: string, ttlMs: number): Promise<boolean> {
     const now = this.clock.now().getTime();
     return this.db.transaction(() => {
-      const lease = this.db.prepare<[string], { owner: string; until: number }>('SELECT owner, until FROM leases WHERE request_id = ?').get(requestId);
+      const lease = this.statements.prepare<[string], { owner: string; until: number }>('SELECT owner, until FROM leases WHERE request_id = ?').get(requestId);
       if (lease && lease.owner !== owner && lease.until > now) return false;
-      this.db
+      this.statements
         .prepare('INSERT INTO leases (request_id, owner, until) VALUES (?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET owner = excluded.owner, until = excluded.until')
         .run(requestId, owner, now + ttlMs);
       return true;
@@ -188,11 +205,11 @@ export class SqliteStore implements Store {
   }
 
   async release(requestId: string, owner: string): Promise<void> {
-    this.db.prepare('DELETE FROM leases WHERE request_id = ? AND owner = ?').run(requestId, owner);
+    this.statements.prepare('DELETE FROM leases WHERE request_id = ? AND owner = ?').run(requestId, owner);
   }
 
   async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.statements.prepare('SELECT 1').get();
   }
 
   async close(): Promise<void> {
@@ -202,7 +219,7 @@ export class SqliteStore implements Store {
   /** Refuses a write that would give an active request a resource group another active request holds. */
   private assertLockFree(request: SetupRequest): void {
     if (!isActive(request.state)) return;
-    const holders = this.db
+    const holders = this.statements
       .prepare<[string, string], { id: string; parent_id: string | null }>('SELECT id, parent_id FROM requests WHERE lock_key = ? AND id <> ?')
       .all(lockKey(request.target), request.id);
     const other = holders.find((h) => locksConflict({ id: request.id, parentId: request.parentId }, { id: h.id, parentId: h.parent_id ?? undefined }));
@@ -238,23 +255,26 @@ function parse(row: RequestRow): SetupRequest {
 }
 
 class SqliteKv implements KeyValueStore {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly statements: StatementCache,
+  ) {}
 
   async get(key: string): Promise<{ value: unknown; etag: string } | undefined> {
-    const row = this.db.prepare<[string], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ?').get(key);
+    const row = this.statements.prepare<[string], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ?').get(key);
     return row ? { value: JSON.parse(row.value) as unknown, etag: row.etag } : undefined;
   }
 
   async put(key: string, value: unknown, etag?: string): Promise<string> {
     const json = JSON.stringify(value ?? null);
     return this.db.transaction(() => {
-      const row = this.db.prepare<[string], { etag: string }>('SELECT etag FROM kv WHERE key = ?').get(key);
+      const row = this.statements.prepare<[string], { etag: string }>('SELECT etag FROM kv WHERE key = ?').get(key);
       if (etag !== undefined && etag !== '*' && row?.etag !== etag) {
         throw new BotError('VERSION_CONFLICT', `Setting ${key} changed meanwhile.`, { details: { key, expected: etag, actual: row?.etag } });
       }
       // Random etags: a key deleted and written again never matches an etag someone kept from before.
       const next = randomUUID();
-      this.db
+      this.statements
         .prepare('INSERT INTO kv (key, value, etag) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = excluded.etag')
         .run(key, json, next);
       return next;
@@ -262,7 +282,7 @@ class SqliteKv implements KeyValueStore {
   }
 
   async delete(key: string): Promise<void> {
-    this.db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+    this.statements.prepare('DELETE FROM kv WHERE key = ?').run(key);
   }
 }
 
