@@ -128,6 +128,13 @@ async function main(): Promise<void> {
       { durationS, warmupS, concurrencies, log },
     );
     const after = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
+    for (const c of [bot, echo, bolt]) {
+      if (c.proc.exitCode !== null || c.proc.signalCode !== null) {
+        const tail = c.output().slice(-3000);
+        log(`${c.name} DIED during the latency runs (exit ${c.proc.exitCode ?? c.proc.signalCode}):\n${tail}`);
+        results[`${c.name === 'bot' ? 'bot' : c.name}Died`] = { exit: c.proc.exitCode ?? c.proc.signalCode, outputTail: tail };
+      }
+    }
     const unchanged = await store.get(pending.id);
     results.latency = {
       scenarios: SCENARIOS.map((s) => ({ name: s.name, measures: s.description, baseline: s.baseline === 'echo' ? 'bare botbuilder CloudAdapter echo bot' : 'bare Bolt app that only acks' })),
