@@ -1,6 +1,6 @@
 import { BotError, isBotError } from './errors';
 import type { RequestRepository } from './ports';
-import type { SetupRequest } from './types';
+import type { AuditEvent, SetupRequest } from './types';
 
 /** How many times a decision is re-read and re-made when another writer got there first. */
 export const CAS_ATTEMPTS = 5;
@@ -13,7 +13,7 @@ export const CAS_ATTEMPTS = 5;
 export async function updateWithRetry<T>(
   store: RequestRepository,
   id: string,
-  decide: (current: SetupRequest) => { request: SetupRequest; result: T } | undefined,
+  decide: (current: SetupRequest) => { request: SetupRequest; result: T; audit?: AuditEvent[] } | undefined,
 ): Promise<{ request: SetupRequest; result?: T; changed: boolean }> {
   let lastConflict: unknown;
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
@@ -22,7 +22,7 @@ export async function updateWithRetry<T>(
     const decision = decide(current);
     if (!decision) return { request: current, changed: false };
     try {
-      const stored = await store.update({ ...decision.request, version: current.version });
+      const stored = await store.update({ ...decision.request, version: current.version }, decision.audit);
       return { request: stored, result: decision.result, changed: true };
     } catch (err) {
       if (!isBotError(err, 'VERSION_CONFLICT')) throw err;

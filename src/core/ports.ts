@@ -45,9 +45,10 @@ export interface RequestRepository {
   /**
    * Compare-and-set: succeeds only if the stored version equals `request.version`; returns the
    * stored request with `version + 1`. Throws `VERSION_CONFLICT` otherwise, `ACTIVE_REQUEST_EXISTS`
-   * when the new state would break the resource-group lock.
+   * when the new state would break the resource-group lock. `audit` events are appended in the same
+   * transaction, so a crash never keeps a state change without its audit event or the other way round.
    */
-  update(request: SetupRequest): Promise<SetupRequest>;
+  update(request: SetupRequest, audit?: AuditEvent[]): Promise<SetupRequest>;
 }
 
 /** Append-only audit trail. */

@@ -4,7 +4,7 @@ import { readySteps } from './plan';
 import { SYSTEM_ACTOR } from './service';
 import { transition } from './state';
 import type { Clock, Logger, Notifier, RequestEventType, StepExecutor, StepResult, Store, Workflow } from './ports';
-import type { FormOutputs, PlanStep, SetupRequest, StepError, StepState } from './types';
+import type { AuditEvent, FormOutputs, PlanStep, SetupRequest, StepError, StepState } from './types';
 
 /** What the runner needs from the provisioner: run a step, and read the form values at the end. */
 export interface RunnerProvisioner extends StepExecutor {
@@ -188,10 +188,12 @@ export class JobRunner {
     let request = current;
     if (current.state === 'approved') {
       const res = await updateWithRetry(this.store, id, (cur) =>
-        cur.state === 'approved' ? { request: transition(cur, 'provisioning', this.clock), result: undefined } : undefined,
+        cur.state === 'approved'
+          ? { request: transition(cur, 'provisioning', this.clock), result: undefined, audit: [this.auditEvent(id, 'state.provisioning', { owner: this.owner })] }
+          : undefined,
       );
       request = res.request;
-      if (res.changed) await this.record(request, 'state.provisioning', { owner: this.owner }, 'provisioningStarted');
+      if (res.changed) await this.notify('provisioningStarted', request);
     } else if (current.state === 'provisioning') {
       const unfinished = Object.entries(current.steps).filter(([, s]) => s.status !== 'done').map(([stepId]) => stepId);
       await this.audit(request, 'job.resumed', { owner: this.owner, steps: unfinished });
@@ -210,11 +212,12 @@ export class JobRunner {
     let latest = initial;
     // One write at a time per job: parallel steps never collide with each other's compare-and-set.
     let writes: Promise<unknown> = Promise.resolve();
-    const write = (patch: (cur: SetupRequest) => SetupRequest | undefined): Promise<SetupRequest> => {
+    // A result and its audit event are one transaction: a crash never keeps one without the other.
+    const write = (patch: (cur: SetupRequest) => SetupRequest | undefined, audit?: { type: string; detail: Record<string, unknown> }): Promise<SetupRequest> => {
       const next = writes.then(async () => {
         const res = await updateWithRetry(this.store, initial.id, (cur) => {
           const r = patch(cur);
-          return r ? { request: r, result: undefined } : undefined;
+          return r ? { request: r, result: undefined, audit: audit ? [this.auditEvent(initial.id, audit.type, audit.detail)] : undefined } : undefined;
         });
         latest = res.request;
         return res.request;
@@ -222,8 +225,11 @@ export class JobRunner {
       writes = next.catch(() => undefined);
       return next;
     };
-    const setStep = (stepId: string, f: (s: StepState) => StepState) =>
-      write((cur) => ({ ...cur, steps: { ...cur.steps, [stepId]: f(cur.steps[stepId] ?? { status: 'pending', attempts: 0 }) }, updatedAt: this.clock.now().toISOString() }));
+    const setStep = (stepId: string, f: (s: StepState) => StepState, audit?: { type: string; detail: Record<string, unknown> }) =>
+      write(
+        (cur) => ({ ...cur, steps: { ...cur.steps, [stepId]: f(cur.steps[stepId] ?? { status: 'pending', attempts: 0 }) }, updatedAt: this.clock.now().toISOString() }),
+        audit,
+      );
 
     const runStep = async (step: PlanStep): Promise<void> => {
       const startedAt = this.clock.now().toISOString();
@@ -235,9 +241,11 @@ export class JobRunner {
       } catch (err) {
         const error = stepErrorOf(err);
         this.logger.warn({ requestId: fresh.id, stepId: step.id, code: error.code, err }, 'step failed');
-        const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }));
+        const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }), {
+          type: 'step.failed',
+          detail: { stepId: step.id, action: step.action, error },
+        });
         failed.add(step.id);
-        await this.audit(stored, 'step.failed', { stepId: step.id, action: step.action, error });
         await this.notify('stepChanged', stored, step.id);
         return;
       }
@@ -254,27 +262,32 @@ export class JobRunner {
           };
           const errName = err instanceof Error ? err.name : typeof err;
           this.logger.error({ requestId: fresh.id, stepId: step.id, code: error.code, errName }, 'secret delivery failed');
-          const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }));
+          const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }), {
+            type: 'step.failed',
+            detail: { stepId: step.id, action: step.action, error },
+          });
           failed.add(step.id);
-          await this.audit(stored, 'step.failed', { stepId: step.id, action: step.action, error });
           await this.notify('stepChanged', stored, step.id);
           return;
         }
       }
       const output = result.output;
-      const stored = await setStep(step.id, (s) => ({
-        ...s,
-        status: 'done',
-        finishedAt: this.clock.now().toISOString(),
-        error: undefined,
-        ...(output ? { output: { ...output } } : {}),
-      }));
+      const stored = await setStep(
+        step.id,
+        (s) => ({
+          ...s,
+          status: 'done',
+          finishedAt: this.clock.now().toISOString(),
+          error: undefined,
+          ...(output ? { output: { ...output } } : {}),
+        }),
+        { type: 'step.done', detail: { stepId: step.id, action: step.action, ...(output ? { output } : {}), ...(result.secret ? { secretDelivered: result.secret.kind } : {}) } },
+      );
       finished.add(step.id);
       this.logger.info(
         { requestId: stored.id, stepId: step.id, action: step.action, attempt: stored.steps[step.id]?.attempts, ms: Date.parse(stored.steps[step.id]?.finishedAt ?? startedAt) - Date.parse(startedAt) },
         'step done',
       );
-      await this.audit(stored, 'step.done', { stepId: step.id, action: step.action, ...(output ? { output } : {}), ...(result.secret ? { secretDelivered: result.secret.kind } : {}) });
       await this.notify('stepChanged', stored, step.id);
     };
 
@@ -304,8 +317,11 @@ export class JobRunner {
       return;
     }
     if (failed.size > 0) {
-      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined));
-      await this.record(stored, 'state.failed', { failedSteps: [...failed] }, 'failed');
+      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined), {
+        type: 'state.failed',
+        detail: { failedSteps: [...failed] },
+      });
+      await this.notify('failed', stored);
       return;
     }
     if (finished.size < steps.length) {
@@ -313,9 +329,9 @@ export class JobRunner {
       throw new BotError('INTERNAL', `Request ${initial.id}: steps left that can never run.`);
     }
     if (initial.kind === 'teardown') {
-      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'succeeded', this.clock) : undefined));
+      const stored = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'succeeded', this.clock) : undefined), { type: 'state.succeeded', detail: {} });
       await this.moveParent(stored, 'tearingDown', 'tornDown');
-      await this.record(stored, 'state.succeeded', {}, 'tornDown');
+      await this.notify('tornDown', stored);
       return;
     }
     let outputs: FormOutputs;
@@ -325,29 +341,37 @@ export class JobRunner {
       // Every step is done but the summary cannot be built: fail visibly rather than resume forever.
       const error = stepErrorOf(err);
       this.logger.error({ err, requestId: initial.id }, 'form outputs could not be built');
-      const failedReq = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined));
-      await this.record(failedReq, 'state.failed', { outputsError: error }, 'failed');
+      const failedReq = await write((cur) => (cur.state === 'provisioning' ? transition(cur, 'failed', this.clock) : undefined), {
+        type: 'state.failed',
+        detail: { outputsError: error },
+      });
+      await this.notify('failed', failedReq);
       return;
     }
-    const stored = await write((cur) => (cur.state === 'provisioning' ? { ...transition(cur, 'succeeded', this.clock), outputs } : undefined));
-    await this.record(stored, 'state.succeeded', { outputs }, 'succeeded');
+    const stored = await write((cur) => (cur.state === 'provisioning' ? { ...transition(cur, 'succeeded', this.clock), outputs } : undefined), {
+      type: 'state.succeeded',
+      detail: { outputs },
+    });
+    await this.notify('succeeded', stored);
   }
 
   /** Moves a teardown's parent setup between states, tolerating a move already made by an earlier run. */
   private async moveParent(teardown: SetupRequest, from: 'succeeded' | 'tearingDown', to: 'tearingDown' | 'tornDown'): Promise<void> {
     const parentId = teardown.parentId as string;
-    const res = await updateWithRetry(this.store, parentId, (cur) => (cur.state === from ? { request: transition(cur, to, this.clock), result: undefined } : undefined));
-    if (res.changed) await this.audit(res.request, `state.${to}`, { teardownId: teardown.id });
+    await updateWithRetry(this.store, parentId, (cur) =>
+      cur.state === from
+        ? { request: transition(cur, to, this.clock), result: undefined, audit: [this.auditEvent(parentId, `state.${to}`, { teardownId: teardown.id })] }
+        : undefined,
+    );
   }
 
-  private async record(request: SetupRequest, type: string, detail: Record<string, unknown>, event: RequestEventType): Promise<void> {
-    await this.audit(request, type, detail);
-    await this.notify(event, request);
+  private auditEvent(requestId: string, type: string, detail: Record<string, unknown>): AuditEvent {
+    return { requestId, at: this.clock.now().toISOString(), actor: SYSTEM_ACTOR, type, detail };
   }
 
   private async audit(request: SetupRequest, type: string, detail: Record<string, unknown>): Promise<void> {
     try {
-      await this.store.appendAudit({ requestId: request.id, at: this.clock.now().toISOString(), actor: SYSTEM_ACTOR, type, detail });
+      await this.store.appendAudit(this.auditEvent(request.id, type, detail));
     } catch (err) {
       this.logger.error({ err, requestId: request.id, type }, 'audit append failed');
     }

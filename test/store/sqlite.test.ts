@@ -34,6 +34,18 @@ describe('SQLite store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('writes an update and its audit events in one transaction: a refused update leaves no audit event', async () => {
+    const s = open();
+    const v1 = await s.create(rawRequest('HW-1001'));
+    const event = (type: string) => ({ requestId: 'HW-1001', at: new Date().toISOString(), actor: { platform: 'system' as const, userId: 'system' as const, displayName: 'runner' }, type });
+    const v2 = await s.update({ ...v1, reason: 'first' }, [event('step.done')]);
+    expect((await s.listAudit('HW-1001')).map((e) => e.type)).toEqual(['step.done']);
+    // A stale version is refused, and its audit event is not kept either.
+    expect(await codeOf(s.update({ ...v1, reason: 'stale' }, [event('step.failed')]))).toBe('VERSION_CONFLICT');
+    expect((await s.listAudit('HW-1001')).map((e) => e.type)).toEqual(['step.done']);
+    expect((await s.get('HW-1001'))!.version).toBe(v2.version);
+  });
+
   it('creates its folder, applies numbered migrations once, and uses WAL', async () => {
     const nested = join(dir, 'a', 'b', 'bot.sqlite');
     const s = openSqliteStore(nested);

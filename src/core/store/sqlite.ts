@@ -147,7 +147,7 @@ export class SqliteStore implements Store {
     return this.statements.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
   }
 
-  async update(request: SetupRequest): Promise<SetupRequest> {
+  async update(request: SetupRequest, audit: AuditEvent[] = []): Promise<SetupRequest> {
     const stored: SetupRequest = { ...request, version: request.version + 1 };
     this.db.transaction(() => {
       const current = this.statements.prepare<[string], { version: number }>('SELECT version FROM requests WHERE id = ?').get(request.id);
@@ -167,11 +167,16 @@ export class SqliteStore implements Store {
         )
         .run({ ...row, expected: request.version });
       if (res.changes !== 1) throw new BotError('VERSION_CONFLICT', `Request ${request.id} changed meanwhile.`, { details: { id: request.id } });
+      for (const event of audit) this.insertAudit(event);
     }).immediate();
     return stored;
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
+    this.insertAudit(event);
+  }
+
+  private insertAudit(event: AuditEvent): void {
     this.statements
       .prepare('INSERT INTO audit (request_id, at, type, actor, detail) VALUES (?, ?, ?, ?, ?)')
       .run(event.requestId, event.at, event.type, JSON.stringify(event.actor), event.detail === undefined ? null : JSON.stringify(event.detail));
