@@ -311,7 +311,25 @@ interface RolePermission {
   notDataActions: string[];
 }
 
+/**
+ * Writes of one custom role run one at a time in this process: two setups extending a shared role's
+ * assignable scopes at once would each write "what I read + my resource group" and drop the other's.
+ */
+const roleWrites = new Map<string, Promise<unknown>>();
+
 async function roleDefinition(env: StepEnv): Promise<StepResult> {
+  const key = str(env.p.roleDefinitionGuid).toLowerCase();
+  const previous = roleWrites.get(key) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(() => roleDefinitionNow(env));
+  roleWrites.set(key, mine);
+  try {
+    return await mine;
+  } finally {
+    if (roleWrites.get(key) === mine) roleWrites.delete(key);
+  }
+}
+
+async function roleDefinitionNow(env: StepEnv): Promise<StepResult> {
   const { c, p, ctx } = env;
   const scope = str(p.scope);
   const guid = str(p.roleDefinitionGuid);
