@@ -6,7 +6,7 @@ import type { AzureClients } from './clients';
 import { resolveOptions, type AzureProvisionerOptions, type Ctx } from './context';
 import { stepFailure } from './errors';
 import { randomSuffix, REGISTRY_RULE, STORAGE_ACCOUNT_RULE } from './naming';
-import { GUIDE_REGISTRY_NAME, listRolesByName, planSetup, readResourceGroup, registryNameAvailable, storageNameAvailable } from './setup-plan';
+import { listRolesByName, planSetup, readResourceGroup, registryNameAvailable, storageNameAvailable } from './setup-plan';
 import { executeStep } from './steps';
 import { planTeardown } from './teardown-plan';
 import { INSTANCE_ROLE_ACTIONS, INSTANCE_ROLE_DATA_ACTIONS, INSTANCE_ROLE_DEFAULT_NAME, sameActions } from './roles';
@@ -97,8 +97,9 @@ export class AzureProvisioner implements Provisioner {
       }
     }
     if (!registryName) {
-      // The guide's fixed name first: it is what the docs and people expect, when it is still free.
-      const candidates = [GUIDE_REGISTRY_NAME];
+      // Not the guide's fixed `hopsworksecr`: registry names are global, so every first setup (and two setups
+      // planned at the same time) would race for that one name. A random suffix, like the storage account.
+      const candidates: string[] = [];
       for (let i = 0; i < NAME_ATTEMPTS; i++) candidates.push(`hopsworks${randomSuffix(random, 8)}`);
       for (const candidate of candidates) {
         if ((await registryNameAvailable(c, candidate)).available) {

@@ -76,7 +76,6 @@ export const PLAN_READS = [
   'Microsoft.Authorization/roleDefinitions/read',
   'Microsoft.Authorization/roleAssignments/read',
 ];
-export const GUIDE_REGISTRY_NAME = 'hopsworksecr';
 /** Blob container metadata keys must be C# identifiers, so they differ from the resource tags. */
 export const CONTAINER_META_REQUEST = 'hopsworks_setup_request';
 export const CONTAINER_META_MANAGED_BY = 'managed_by';
