@@ -231,6 +231,15 @@ export class JobRunner {
         audit,
       );
 
+    const failStep = async (step: PlanStep, error: StepError): Promise<void> => {
+      const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }), {
+        type: 'step.failed',
+        detail: { stepId: step.id, action: step.action, error },
+      });
+      failed.add(step.id);
+      await this.notify('stepChanged', stored, step.id);
+    };
+
     const runStep = async (step: PlanStep): Promise<void> => {
       const startedAt = this.clock.now().toISOString();
       const fresh = await setStep(step.id, (s) => ({ status: 'running', attempts: s.attempts + 1, startedAt }));
@@ -241,13 +250,7 @@ export class JobRunner {
       } catch (err) {
         const error = stepErrorOf(err);
         this.logger.warn({ requestId: fresh.id, stepId: step.id, code: error.code, err }, 'step failed');
-        const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }), {
-          type: 'step.failed',
-          detail: { stepId: step.id, action: step.action, error },
-        });
-        failed.add(step.id);
-        await this.notify('stepChanged', stored, step.id);
-        return;
+        return failStep(step, error);
       }
       if (result.secret) {
         // Handed over at once and dropped: it never reaches the store, the audit or a log line.
@@ -262,13 +265,7 @@ export class JobRunner {
           };
           const errName = err instanceof Error ? err.name : typeof err;
           this.logger.error({ requestId: fresh.id, stepId: step.id, code: error.code, errName }, 'secret delivery failed');
-          const stored = await setStep(step.id, (s) => ({ ...s, status: 'failed', finishedAt: this.clock.now().toISOString(), error }), {
-            type: 'step.failed',
-            detail: { stepId: step.id, action: step.action, error },
-          });
-          failed.add(step.id);
-          await this.notify('stepChanged', stored, step.id);
-          return;
+          return failStep(step, error);
         }
       }
       const output = result.output;
