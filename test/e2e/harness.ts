@@ -22,7 +22,7 @@ const TSX_CLI = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 export const TIMEOUTS = {
   processStart: 60_000,
   ui: 20_000,
-  botReply: 30_000,
+  botReply: 40_000,
   stop: 5_000,
 };
 
@@ -366,6 +366,8 @@ export class PlaygroundUser {
   private readonly botName: string;
   private shots = 0;
   private readonly consoleLines: string[] = [];
+  /** The conversation last opened, so a wait can re-open it. */
+  private current: string | undefined;
 
   private constructor(name: string, context: BrowserContext, page: Page, artifactsDir: string, botName: string) {
     this.name = name;
@@ -408,6 +410,27 @@ export class PlaygroundUser {
   async openConversation(label: string): Promise<void> {
     await this.page.getByRole('treeitem', { name: label, exact: true }).click();
     await this.pane.getByRole('textbox').first().waitFor();
+    this.current = label;
+  }
+
+  /**
+   * Waits for `loc`; when it has not shown after half the time, re-opens the current conversation once and
+   * waits again. The Playground sometimes logs a bot reply (201 in its log panel) in a channel thread without
+   * drawing it until the conversation is opened again; the bot is not at fault then.
+   */
+  private async waitVisible(loc: Locator, timeout: number): Promise<void> {
+    const first = Math.floor(timeout / 2);
+    try {
+      await loc.waitFor({ state: 'visible', timeout: first });
+      return;
+    } catch (err) {
+      if (this.current === undefined) throw err;
+    }
+    const label = this.current;
+    const away = label === 'Personal Chat' ? this.page.getByRole('treeitem').nth(1) : this.page.getByRole('treeitem', { name: 'Personal Chat', exact: true });
+    await away.click();
+    await this.openConversation(label);
+    await loc.waitFor({ state: 'visible', timeout: timeout - first });
   }
 
   /** Types into the chat composer and presses Enter (personal and group chat). */
@@ -438,7 +461,7 @@ export class PlaygroundUser {
   /** Waits until `text` (a substring, or a RegExp) is visible in the conversation pane. */
   async waitForText(text: string | RegExp, timeout = TIMEOUTS.botReply): Promise<Locator> {
     const loc = this.pane.getByText(typeof text === 'string' ? new RegExp(escapeRegExp(text)) : text).last();
-    await loc.waitFor({ state: 'visible', timeout });
+    await this.waitVisible(loc, timeout);
     return loc;
   }
 
@@ -451,7 +474,7 @@ export class PlaygroundUser {
 
   async waitForCard(texts: string | RegExp | (string | RegExp)[], timeout = TIMEOUTS.botReply): Promise<Card> {
     const card = this.card(...(Array.isArray(texts) ? texts : [texts]));
-    await card.root.waitFor({ state: 'visible', timeout });
+    await this.waitVisible(card.root, timeout);
     return card;
   }
 
