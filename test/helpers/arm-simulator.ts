@@ -4,46 +4,22 @@
  * Run tests with `node scripts/with-sandbox-ca.js npx jest …` so Node trusts the sandbox CA.
  */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
-import { ManagedServiceIdentityClient } from '@azure/arm-msi';
-import { ResourceManagementClient } from '@azure/arm-resources';
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ARM_SCOPE, startArmSimulator, type ArmSimulator, type ArmSimulatorOptions } from '../../src/azure/simulator';
+import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import { createAzureClients, type SubscriptionClients } from '../../src/azure/clients';
+import { startArmSimulator, type ArmSimulator, type ArmSimulatorOptions } from '../../src/azure/simulator';
 
-export interface SimClients {
+export interface SimClients extends SubscriptionClients {
   credential: TokenCredential;
   subscriptions: SubscriptionClient;
-  resources: ResourceManagementClient;
-  authorization: AuthorizationManagementClient;
-  storage: StorageManagementClient;
-  registry: ContainerRegistryManagementClient;
-  msi: ManagedServiceIdentityClient;
-  compute: ComputeManagementClient;
 }
 
 /** Fast SDK retries so fault tests do not wait for the default exponential backoff. */
 export const FAST_RETRY = { maxRetries: 8, retryDelayInMs: 5, maxRetryDelayInMs: 20 };
 
+/** The bot's own client factory (endpoint and both scope options), with fast retries. */
 export function clientsFor(sim: ArmSimulator, credential: TokenCredential, subscriptionId = sim.subscriptionId): SimClients {
-  const common = {
-    endpoint: sim.armEndpoint,
-    credentialScopes: [ARM_SCOPE],
-    credentials: { scopes: [ARM_SCOPE] },
-    retryOptions: FAST_RETRY,
-  };
-  return {
-    credential,
-    subscriptions: new SubscriptionClient(credential, common),
-    resources: new ResourceManagementClient(credential, subscriptionId, common),
-    authorization: new AuthorizationManagementClient(credential, subscriptionId, common),
-    storage: new StorageManagementClient(credential, subscriptionId, common),
-    registry: new ContainerRegistryManagementClient(credential, subscriptionId, common),
-    msi: new ManagedServiceIdentityClient(credential, subscriptionId, common),
-    compute: new ComputeManagementClient(credential, subscriptionId, common),
-  };
+  const clients = createAzureClients({ endpoint: sim.armEndpoint, credential, retryOptions: FAST_RETRY });
+  return { credential, subscriptions: clients.subscriptions, ...clients.forSubscription(subscriptionId) };
 }
 
 /** Points @azure/identity at the simulator's token endpoint (read when a credential is built). */
