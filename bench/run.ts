@@ -5,7 +5,7 @@
  *
  * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
  * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
- * BENCH_SKIP (comma list of sections to leave out: provisioning, setups).
+ * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups).
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -85,6 +85,8 @@ async function main(): Promise<void> {
   const pending = await seedPendingRequest(service, store, { requester: REQUESTER, resourceGroup: sim.spareResourceGroup });
   const ports = { bot: await freePort(), echo: await freePort(), bolt: await freePort() };
   const common = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, TMPDIR: process.env.TMPDIR };
+  // Profiling hook: BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the profile is written when the bot stops).
+  const botNodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const botEnv: NodeJS.ProcessEnv = {
     ...common,
     PORT: String(ports.bot),
@@ -93,6 +95,8 @@ async function main(): Promise<void> {
     AZURE_MODE: 'live',
     AZURE_SUBSCRIPTION_ID: sim.subscriptionId,
     AZURE_ARM_ENDPOINT: sim.armEndpoint,
+    // The simulator runs Azure's durations at timeScale; the bot polls at the same scale (2 s in Azure).
+    AZURE_POLL_INTERVAL_MS: String(Math.max(10, Math.round(2000 * timeScale))),
     IDENTITY_ENDPOINT: sim.identityEndpoint,
     IDENTITY_HEADER: sim.identityHeader,
     HOPSWORKS_APPROVERS: BENCH_APPROVER.userId,
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
   };
   try {
     log('starting the bot…');
-    const bot = Object.assign(await startTsChild({ name: 'bot', entry: 'src/index.ts', env: botEnv, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
+    const bot = Object.assign(await startTsChild({ name: 'bot', entry: 'src/index.ts', env: botEnv, nodeArgs: botNodeArgs, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
     children.push(bot);
     log(`bot ready in ${Math.round(bot.readyMs)} ms; starting the botbuilder echo baseline…`);
     const echo = Object.assign(await startTsChild({ name: 'botbuilder echo bot', entry: 'bench/baselines/echo-bot.ts', env: { ...common, PORT: String(ports.echo) }, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
     const idle = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
 
     // 3. Latency.
-    const latency: ScenarioResult[] = await runLatency(
+    const latency: ScenarioResult[] = skip.has('latency') ? [] : await runLatency(
       { bot, echo, bolt },
       {
         connectorUrl: connector.url,

@@ -26,6 +26,8 @@ export interface ConcurrentSetupsResult {
   throttled: number;
   armRequests: number;
   faults: { rate429: number; retryAfterSeconds: number };
+  /** Per setup of the concurrent run: seconds from the run's first step start to its own first step start and to its last step end. */
+  perSetup: { id: string; startS: number; endS: number; steps: Record<string, [number, number]> }[];
   note: string;
 }
 
@@ -105,13 +107,14 @@ export async function runConcurrentSetups(opts: {
     throw new Error(`the warm-up setup ${warmDone.state}: ${why.join('; ')}`);
   }
 
-  const faults = { rate429: 0.1, retryAfterSeconds: 0.5 };
+  const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
   sim.setFaults({ ...faults, seed: 42 });
   try {
     opts.log('one setup alone…');
     const single = await submitOne(rgs[1]);
     await approveAll([single]);
     const [singleDone] = await waitTerminal(store, [single.id], 180_000);
+    if (process.env.BENCH_DEBUG) opts.log(sim.requestLog.filter((e) => e.path.includes(rgs[1]) || e.path.includes('asyncoperations')).slice(-60).map((e) => `${e.time.slice(17)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
 
     opts.log(`${opts.count} setups at once…`);
     const many = await Promise.all(rgs.slice(2).map(submitOne));
@@ -121,6 +124,17 @@ export async function runConcurrentSetups(opts: {
     const window = sim.requestLog.slice(logStart);
     const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
+    const t0 = Math.min(...manyDone.flatMap((r) => Object.values(r.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity))));
+    const rel = (iso?: string) => (iso ? round((Date.parse(iso) - t0) / 1000, 2) : NaN);
+    const timeline = (r: SetupRequest, base: number) => Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [st.startedAt ? round((Date.parse(st.startedAt) - base) / 1000, 2) : NaN, st.finishedAt ? round((Date.parse(st.finishedAt) - base) / 1000, 2) : NaN]]));
+    const singleT0 = Math.min(...Object.values(singleDone.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity)));
+    opts.log(`single setup steps: ${JSON.stringify(timeline(singleDone, singleT0))}`);
+    const perSetup = manyDone.map((r) => {
+      const steps = Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)] as [number, number]]));
+      const starts = Object.values(steps).map(([a]) => a).filter(Number.isFinite);
+      const ends = Object.values(steps).map(([, b]) => b).filter(Number.isFinite);
+      return { id: r.id, startS: Math.min(...starts), endS: Math.max(...ends), steps };
+    });
     const failed = [singleDone, ...manyDone].filter((r) => r.state !== 'succeeded').length;
     return {
       count: opts.count,
@@ -135,6 +149,7 @@ export async function runConcurrentSetups(opts: {
       throttled: window.filter((e) => e.fault === '429').length,
       armRequests: window.length,
       faults,
+      perSetup,
       note:
         'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first; ' +
         'each request has its own registry and custom role name (defaults planned concurrently collide on the guide registry name and the shared role)',

@@ -177,12 +177,14 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const azure = createAzureClients({ endpoint: armEndpoint, credential });
     // A probe reports the present state: no SDK retries, the check's timeout bounds it.
     const probe = createAzureClients({ endpoint: armEndpoint, credential, retryOptions: { maxRetries: 0 } });
-    const scale = config.azure.mode === 'simulator' ? config.sandbox.simTimeScale : 1;
+    // The simulator runs Azure's durations faster; the provisioner's own waits follow suit. An explicit
+    // AZURE_POLL_INTERVAL_MS (e.g. against an external, time-scaled simulator) sets the same scale.
+    const pollIntervalMs = config.azure.pollIntervalMs ?? 2000 * (config.azure.mode === 'simulator' ? config.sandbox.simTimeScale : 1);
+    const scale = pollIntervalMs / 2000;
     const provisioner = new AzureProvisioner(azure, {
       logger: logger.child({ component: 'azure' }),
-      // The simulator runs Azure's durations faster; the provisioner's own waits follow suit.
       sleep: (ms) => new Promise((r) => setTimeout(r, ms * scale)),
-      lroPollIntervalMs: 2000 * scale,
+      lroPollIntervalMs: pollIntervalMs,
     });
 
     const clock: Clock = { now: () => new Date() };

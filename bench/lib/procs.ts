@@ -32,9 +32,11 @@ export async function startTsChild(opts: {
   env: NodeJS.ProcessEnv;
   readyUrl: string;
   timeoutMs?: number;
+  /** Extra Node flags, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }): Promise<ChildServer> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.entry], {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -119,10 +119,31 @@ function assertCreatedBy(env: StepEnv, what: string, owner: string | undefined):
 
 // ---------------------------------------------------------------- providers
 
+/**
+ * Registration state is per subscription, and concurrent setups in one subscription all ask for the same
+ * five namespaces at the same moment: callers share the read already in flight (never a stored answer).
+ */
+const providerReads = new WeakMap<object, Map<string, Promise<string>>>();
+
+function sharedProviderRead(c: StepEnv['c'], ns: string): Promise<string> {
+  let inFlight = providerReads.get(c.resources);
+  if (!inFlight) providerReads.set(c.resources, (inFlight = new Map()));
+  const key = ns.toLowerCase();
+  const existing = inFlight.get(key);
+  if (existing) return existing;
+  const read = c.resources.providers.get(ns).then((p) => p.registrationState ?? 'Unknown');
+  inFlight.set(key, read);
+  const done = (): void => {
+    if (inFlight.get(key) === read) inFlight.delete(key);
+  };
+  read.then(done, done);
+  return read;
+}
+
 async function registerProvider(env: StepEnv): Promise<StepResult> {
   const ns = str(env.p.namespace);
   const { c, ctx } = env;
-  const read = async () => (await c.resources.providers.get(ns)).registrationState ?? 'Unknown';
+  const read = () => sharedProviderRead(c, ns);
   let state = await read();
   if (env.step.action === 'delete' || env.step.action === 'reuse' || state === 'Registered') return { output: { namespace: ns, registrationState: state } };
   if (state !== 'Registering') {

@@ -43,6 +43,13 @@ export interface AppConfig {
     subscriptionId?: string;
     /** ARM base URL. In simulator mode the composition root replaces it with the simulator's URL. */
     armEndpoint: string;
+    /**
+     * How often the bot polls Azure while it waits (long-running operations without Retry-After,
+     * provider registration, identity propagation); its other waits scale with it. Set only when
+     * AZURE_POLL_INTERVAL_MS is; the composition root defaults it (2000, or 2000 × SIM_TIME_SCALE in
+     * simulator mode).
+     */
+    pollIntervalMs?: number;
   };
   approval: {
     approvers: string[];
@@ -170,6 +177,15 @@ const EnvSchema = z
     AZURE_MODE: oneOf('AZURE_MODE', ['live', 'simulator'] as const),
     AZURE_SUBSCRIPTION_ID: guid('AZURE_SUBSCRIPTION_ID', 'the id of the subscription to provision in'),
     AZURE_ARM_ENDPOINT: url('AZURE_ARM_ENDPOINT', { httpsOnly: true }),
+    AZURE_POLL_INTERVAL_MS: text.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n < 10 || n > 60_000) {
+        ctx.addIssue({ code: 'custom', message: `AZURE_POLL_INTERVAL_MS must be a whole number of milliseconds from 10 to 60000, e.g. 2000 (got ${shown(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    }),
     HOPSWORKS_APPROVERS: text.transform((v) =>
       v === undefined ? [] : [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== ''))],
     ),
@@ -270,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       mode: e.AZURE_MODE ?? (e.AZURE_SUBSCRIPTION_ID === undefined ? 'simulator' : 'live'),
       subscriptionId: e.AZURE_SUBSCRIPTION_ID,
       armEndpoint: (e.AZURE_ARM_ENDPOINT ?? DEFAULT_ARM_ENDPOINT).replace(/\/+$/, ''),
+      ...(e.AZURE_POLL_INTERVAL_MS === undefined ? {} : { pollIntervalMs: e.AZURE_POLL_INTERVAL_MS }),
     },
     approval: {
       approvers: e.HOPSWORKS_APPROVERS,

@@ -14,10 +14,15 @@ export async function updateWithRetry<T>(
   store: RequestRepository,
   id: string,
   decide: (current: SetupRequest) => { request: SetupRequest; result: T; audit?: AuditEvent[] } | undefined,
+  /**
+   * The caller's copy of the request as it last stored it. The first attempt decides on it without
+   * reading; if someone else wrote since, the compare-and-set fails and the loop re-reads as usual.
+   */
+  known?: SetupRequest,
 ): Promise<{ request: SetupRequest; result?: T; changed: boolean }> {
   let lastConflict: unknown;
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-    const current = await store.get(id);
+    const current = attempt === 0 && known?.id === id ? known : await store.get(id);
     if (!current) throw new BotError('NOT_FOUND', `There is no request ${id}.`, { details: { id } });
     const decision = decide(current);
     if (!decision) return { request: current, changed: false };

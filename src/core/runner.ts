@@ -215,10 +215,17 @@ export class JobRunner {
     // A result and its audit event are one transaction: a crash never keeps one without the other.
     const write = (patch: (cur: SetupRequest) => SetupRequest | undefined, audit?: { type: string; detail: Record<string, unknown> }): Promise<SetupRequest> => {
       const next = writes.then(async () => {
-        const res = await updateWithRetry(this.store, initial.id, (cur) => {
-          const r = patch(cur);
-          return r ? { request: r, result: undefined, audit: audit ? [this.auditEvent(initial.id, audit.type, audit.detail)] : undefined } : undefined;
-        });
+        // This job is the main writer of its request: start from its own last stored copy (no read);
+        // a concurrent writer (cancel, a notifier's message ids) makes the CAS fail and the retry re-reads.
+        const res = await updateWithRetry(
+          this.store,
+          initial.id,
+          (cur) => {
+            const r = patch(cur);
+            return r ? { request: r, result: undefined, audit: audit ? [this.auditEvent(initial.id, audit.type, audit.detail)] : undefined } : undefined;
+          },
+          latest,
+        );
         latest = res.request;
         return res.request;
       });
