@@ -135,6 +135,11 @@ export async function runConcurrentSetups(opts: {
       const ends = Object.values(steps).map(([, b]) => b).filter(Number.isFinite);
       return { id: r.id, startS: Math.min(...starts), endS: Math.max(...ends), steps };
     });
+    if (process.env.BENCH_DEBUG) {
+      const worst = perSetup.reduce((a, b) => (b.endS > a.endS ? b : a));
+      const rg = manyDone.find((r) => r.id === worst.id)!.target.resourceGroup;
+      opts.log(`worst ${worst.id} (${rg}) ended ${worst.endS} s:\n` + window.filter((e) => e.path.includes(`/${rg}/`)).map((e) => `${((Date.parse(e.time) - t0) / 1000).toFixed(2)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
+    }
     const failed = [singleDone, ...manyDone].filter((r) => r.state !== 'succeeded').length;
     return {
       count: opts.count,

@@ -224,6 +224,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       notifier,
       clock,
       logger: logger.child({ component: 'workflow' }),
+      // The runner is built below; an approval made through this instance starts provisioning at once.
+      onRunnable: () => runner.wake(),
       policy: {
         approvers: config.approval.approvers,
         requiredApprovals: config.approval.requiredApprovals,

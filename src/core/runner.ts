@@ -36,6 +36,8 @@ export interface PollResult {
 
 const DEFAULT_LEASE_TTL_MS = 60_000;
 const DEFAULT_POLL_MS = 2_000;
+/** Delay of a poll asked for by wake() or following a poll that found work (coalesces a burst). */
+const WAKE_DELAY_MS = 20;
 
 /** Error recorded for a step that threw something other than a step failure. */
 function stepErrorOf(err: unknown): StepError {
@@ -74,6 +76,10 @@ export class JobRunner {
   private polling?: Promise<unknown>;
   private started = false;
   private stopping = false;
+  /** A wake-up arrived while a poll was running: poll again right after it. */
+  private again = false;
+  /** The coming poll is the quick second look after a poll that found work. */
+  private followUp = false;
 
   constructor(deps: JobRunnerDeps) {
     this.store = deps.store;
@@ -92,15 +98,39 @@ export class JobRunner {
     if (this.started) return;
     this.started = true;
     this.stopping = false;
-    const tick = (): void => {
-      this.polling = this.poll()
-        .catch((err: unknown) => this.logger.error({ err }, 'job runner poll failed'))
-        .finally(() => {
-          this.polling = undefined;
-          if (this.started && !this.stopping) this.timer = setTimeout(tick, this.pollIntervalMs);
-        });
-    };
-    tick();
+    this.tick();
+  }
+
+  private tick(): void {
+    this.again = false;
+    this.polling = this.poll()
+      .catch((err: unknown): string[] => {
+        this.logger.error({ err }, 'job runner poll failed');
+        return [];
+      })
+      .then((started) => {
+        this.polling = undefined;
+        if (!this.started || this.stopping) return;
+        // Work arriving in a burst (several approvals at once) is picked up by one quick second look
+        // (only one: a job that crashes at once must not be re-claimed in a tight loop).
+        const soon = this.again || (started.length > 0 && !this.followUp);
+        this.followUp = soon && !this.again;
+        this.timer = setTimeout(() => this.tick(), soon ? WAKE_DELAY_MS : this.pollIntervalMs);
+      });
+  }
+
+  /**
+   * Looks for work now instead of at the next poll: this instance just approved or retried a request.
+   * Other instances still find it by polling.
+   */
+  wake(): void {
+    if (!this.started || this.stopping) return;
+    if (this.polling) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), WAKE_DELAY_MS);
   }
 
   /** Graceful shutdown: no new polls or steps; running steps finish and are stored; leases are released. */

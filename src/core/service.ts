@@ -36,6 +36,8 @@ export interface SetupServiceDeps {
   clock: Clock;
   logger: Logger;
   policy: ApprovalPolicy;
+  /** Called when a request becomes runnable (approved, retried), so this instance's job runner starts it at once. */
+  onRunnable?: (requestId: string) => void;
 }
 
 /** Actor recorded for what the bot does on its own (expiry sweep, job runner). */
@@ -61,6 +63,7 @@ export class SetupService implements Workflow {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly policy: ApprovalPolicy;
+  private readonly onRunnable?: (requestId: string) => void;
 
   constructor(deps: SetupServiceDeps) {
     this.store = deps.store;
@@ -68,6 +71,7 @@ export class SetupService implements Workflow {
     this.clock = deps.clock;
     this.logger = deps.logger;
     this.policy = { ...deps.policy, approvers: [...deps.policy.approvers] };
+    this.onRunnable = deps.onRunnable;
     const listed = this.policy.approvers.filter((a) => a.trim() !== '').length;
     if (listed > 0 && listed < this.policy.requiredApprovals) {
       this.logger.warn({ approvers: listed, requiredApprovals: this.policy.requiredApprovals }, 'fewer approvers than required approvals: no request can be approved');
@@ -284,6 +288,7 @@ export class SetupService implements Workflow {
       this.logger.error({ err, requestId: request.id, type: effect.audit.type }, 'audit append failed');
     }
     this.logger.info({ requestId: request.id, state: request.state, event: effect.audit.type, actor: actor.userId }, 'request changed');
+    if (request.state === 'approved' || effect.audit.type === 'retried') this.onRunnable?.(request.id);
     if (!effect.event) return;
     try {
       await this.notifier.requestChanged({ type: effect.event, request, ...(actor.platform !== 'system' ? { actor: actor as Actor } : {}) });

@@ -348,6 +348,40 @@ describe('JobRunner', () => {
     expect(exec.calls.map((c) => c.stepId).sort()).toEqual(['blobContainer', 'managedIdentity', 'roleAssignment', 'storageAccount']);
   });
 
+  it('an approval made through this instance starts provisioning at once, not at the next poll', async () => {
+    const r = new JobRunner({ store, provisioner: exec, notifier, clock, logger, owner: 'bot-a', pollIntervalMs: 60_000 });
+    runners.push(r);
+    const waking = new SetupService({ store, notifier, clock, logger, policy: { approvers: APPROVERS, requiredApprovals: 1, approvalTtlHours: 72 }, onRunnable: () => r.wake() });
+    r.start();
+    await new Promise((res) => setTimeout(res, 50)); // the first poll has run and found nothing
+    const t = target('rg-wake');
+    const req = await waking.submit(submitInput(await store.nextId(), { target: t, plan: plan(t) }));
+    const began = Date.now();
+    await waking.approve(req.id, alice, req.plan!.hash);
+    await exec.started('storageAccount').promise;
+    expect(Date.now() - began).toBeLessThan(5_000); // the poll interval is 60 s
+    for (let i = 0; i < 200 && (await store.get(req.id))!.state !== 'succeeded'; i++) await new Promise((res) => setTimeout(res, 10));
+    expect((await store.get(req.id))!.state).toBe('succeeded');
+  });
+
+  it('a write by someone else while a job runs is kept: the job re-reads and applies its step result on top', async () => {
+    const req = await approvedRequest();
+    const gate = exec.started('storageAccount');
+    let release!: () => void;
+    exec.holds.set('storageAccount', new Promise<void>((res) => (release = res)));
+    const running = runner().runOnce();
+    await gate.promise;
+    // Another writer (e.g. the notifier recording a message id) changes the request mid-job.
+    const cur = (await store.get(req.id))!;
+    await store.update({ ...cur, conversations: { ...cur.conversations, activityIds: { ...cur.conversations.activityIds, progress: 'msg-42' } } });
+    release();
+    await running;
+    const done = (await store.get(req.id))!;
+    expect(done.state).toBe('succeeded');
+    expect(done.conversations.activityIds.progress).toBe('msg-42');
+    expect(done.steps.storageAccount.status).toBe('done');
+  });
+
   it('a notifier that throws never stops provisioning', async () => {
     const req = await approvedRequest();
     notifier.fail = true;
