@@ -16,6 +16,7 @@ import {
   type ResourceResponse,
 } from 'botbuilder';
 import type { App, types as SlackTypes } from '@slack/bolt';
+import PQueue from 'p-queue';
 import { BotError } from '../../core/errors';
 import {
   ADAPTIVE_CARD_CONTENT_TYPE,
@@ -139,7 +140,19 @@ export interface SlackAdapterOptions {
   now?: () => number;
   /** Told about work that outlives its HTTP request (e.g. the HTTP server's `track`, so shutdown waits). */
   track?: (work: Promise<unknown>) => unknown;
+  /** Turns (commands, clicks, messages) that run at once after their ack; the rest wait in line. Default 8. */
+  maxConcurrentTurns?: number;
+  /**
+   * Turns that may wait in line. Beyond it the bot is overloaded: the command or click is still acked
+   * at once (Slack's 3 s rule), nothing runs, and the person is told to try again. Default 200.
+   */
+  maxQueuedTurns?: number;
 }
+
+/** What an overloaded bot answers instead of running a command. Nothing was done, so trying again is safe. */
+export const BUSY_TEXT = 'The Hopsworks bot is busy right now and did not run this; nothing was changed. Try again in a minute.';
+/** One busy notice per person in this window (a flood of clicks gets one answer, not hundreds). */
+const BUSY_NOTICE_EVERY_MS = 30_000;
 
 /** Splits `C123` / `C123:1700000000.000100` (thread) / Teams-style `C123;messageid=C123:ts`. */
 export function parseConversationId(id: string): { channel: string; threadTs?: string } {
@@ -180,6 +193,13 @@ export class SlackAdapter extends BotAdapter {
   private readonly inFlight = new Set<Promise<void>>();
   private logic?: BotLogic;
   private readonly track?: (work: Promise<unknown>) => unknown;
+  /** Turns after their ack: a few at once, each started only after pending I/O (other acks) had its turn. */
+  private readonly turns: PQueue;
+  private readonly maxQueuedTurns: number;
+  private readonly busyNoticeAt = new Map<string, number>();
+  /** Deliveries turned away since the last overload log line. */
+  private shedCount = 0;
+  private shedLoggedAt = 0;
 
   constructor(opts: SlackAdapterOptions) {
     super();
@@ -192,6 +212,13 @@ export class SlackAdapter extends BotAdapter {
     this.triggerTtlMs = opts.triggerTtlMs ?? 2500;
     this.now = opts.now ?? Date.now;
     this.track = opts.track;
+    this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8 });
+    this.maxQueuedTurns = opts.maxQueuedTurns ?? 200;
+  }
+
+  /** Turns waiting in line and running now (for readiness and tests). */
+  get load(): { queued: number; running: number; shed: number } {
+    return { queued: this.turns.size, running: this.turns.pending, shed: this.shedCount };
   }
 
   /** The bot's turn handler (`bot.run`). Set once by the composition root. */
@@ -208,9 +235,14 @@ export class SlackAdapter extends BotAdapter {
   // Incoming (called by the Bolt listeners in ./index.ts, after Bolt verified the signature)
 
   /** `/hopsworks <subcommand>` → message activity with text = subcommand. */
-  async onSlashCommand(body: Record<string, string>, ack: () => Promise<void>): Promise<void> {
+  async onSlashCommand(body: Record<string, string>, ack: (busyText?: string) => Promise<void>): Promise<void> {
+    if (this.overloaded('slash_command')) {
+      // The ack itself carries the answer (shown only to the person): no turn, no Web API call.
+      await ack(BUSY_TEXT);
+      return;
+    }
     await ack();
-    this.start(this.handleSlashCommand(body));
+    this.enqueue(() => this.handleSlashCommand(body));
   }
 
   private async handleSlashCommand(body: Record<string, string>): Promise<void> {
@@ -236,7 +268,11 @@ export class SlackAdapter extends BotAdapter {
   /** A button click. Form buttons open their modal; others become the card's Submit/Execute activity. */
   async onBlockAction(body: SlackPayload, ack: () => Promise<void>): Promise<void> {
     await ack();
-    this.start(this.handleBlockAction(body));
+    if (this.overloaded('block_actions')) {
+      this.start(this.busyNotice(body.user?.id, body.channel?.id ?? body.container?.channel_id, body.container?.thread_ts ?? body.message?.thread_ts));
+      return;
+    }
+    this.enqueue(() => this.handleBlockAction(body));
   }
 
   private async handleBlockAction(body: SlackPayload): Promise<void> {
@@ -373,7 +409,11 @@ export class SlackAdapter extends BotAdapter {
 
   /** An @mention in a channel or a direct message → message activity. */
   async onMessageEvent(body: SlackPayload, event: SlackPayload): Promise<void> {
-    this.start(this.handleMessageEvent(body, event));
+    if (event.user && !event.subtype && !event.bot_id && this.overloaded('event')) {
+      this.start(this.busyNotice(event.user, event.channel, event.thread_ts));
+      return;
+    }
+    this.enqueue(() => this.handleMessageEvent(body, event));
   }
 
   private async handleMessageEvent(body: SlackPayload, event: SlackPayload): Promise<void> {
@@ -524,6 +564,39 @@ export class SlackAdapter extends BotAdapter {
       context.turnState.set(TURN_KEY, turn);
     }
     return turn;
+  }
+
+  /**
+   * Queues a turn after its ack. It starts on setImmediate, so the acks of requests that arrived
+   * meanwhile are written first; at most `maxConcurrentTurns` run at once.
+   */
+  private enqueue(turn: () => Promise<void>): void {
+    this.start(this.turns.add(() => new Promise<void>((resolve) => setImmediate(resolve)).then(turn)));
+  }
+
+  /** True when the line is full: the delivery is turned away (and counted, and logged now and then). */
+  private overloaded(kind: string): boolean {
+    if (this.turns.size < this.maxQueuedTurns) return false;
+    this.shedCount++;
+    const now = this.now();
+    if (now - this.shedLoggedAt >= 10_000) {
+      this.shedLoggedAt = now;
+      this.logger.warn({ kind, queued: this.turns.size, running: this.turns.pending, shedSoFar: this.shedCount }, 'slack: overloaded; deliveries are acked and the people told to try again');
+    }
+    return true;
+  }
+
+  /** Tells someone whose click or message was turned away, at most once per person per 30 s. */
+  private async busyNotice(userId: string | undefined, channel: string | undefined, threadTs?: string): Promise<void> {
+    if (!userId || !channel) return;
+    const now = this.now();
+    const last = this.busyNoticeAt.get(userId);
+    if (last !== undefined && now - last < BUSY_NOTICE_EVERY_MS) return;
+    this.busyNoticeAt.set(userId, now);
+    if (this.busyNoticeAt.size > 10_000) {
+      for (const [u, at] of this.busyNoticeAt) if (now - at >= BUSY_NOTICE_EVERY_MS) this.busyNoticeAt.delete(u);
+    }
+    await this.postEphemeralText(channel, userId, BUSY_TEXT, threadTs);
   }
 
   /** Work that goes on after the ack: logged when it fails, tracked for idle() and the server's shutdown. */

@@ -31,6 +31,9 @@ export interface SlackConfig {
   webApiRetries?: number;
   /** Told about turns that outlive their HTTP request, e.g. `HttpServer.track`, so shutdown waits for them. */
   track?: (work: Promise<unknown>) => unknown;
+  /** Turns run at once after their ack (default 8) and turns that may wait (default 200; beyond, "busy"). */
+  maxConcurrentTurns?: number;
+  maxQueuedTurns?: number;
 }
 
 export interface SlackIntegration {
@@ -101,9 +104,13 @@ export async function createSlackAdapter(config: SlackConfig): Promise<SlackInte
     logger: config.logger,
     ackDeadlineMs: config.ackDeadlineMs,
     track: config.track,
+    maxConcurrentTurns: config.maxConcurrentTurns,
+    maxQueuedTurns: config.maxQueuedTurns,
   });
 
-  app.command(/.*/, async ({ body, ack }) => adapter.onSlashCommand(body as unknown as Record<string, string>, () => ack()));
+  app.command(/.*/, async ({ body, ack }) =>
+    adapter.onSlashCommand(body as unknown as Record<string, string>, (busyText) => (busyText ? ack({ response_type: 'ephemeral', text: busyText }) : ack())),
+  );
   app.action({ action_id: /^hw:/ }, async ({ body, ack }) => adapter.onBlockAction(body as unknown as Record<string, unknown>, () => ack()));
   // Clicks on anything else (there should be none) are acked so Slack does not show an error.
   app.action({ action_id: /^(?!hw:)/ }, async ({ ack }) => ack());

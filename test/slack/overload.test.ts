@@ -1,0 +1,116 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- recorded Slack payloads are arbitrary JSON, read field by field */
+/**
+ * Overload: turns wait in a bounded line after their ack. When the line is full, a command or click is
+ * still acked at once (Slack's 3 s rule), nothing runs, and the person is told the bot is busy.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSlackAdapter, type SlackIntegration, type SlackLogger } from '../../src/bot/slack';
+import { BUSY_TEXT } from '../../src/bot/slack/adapter';
+import { FAKE_BOT_TOKEN, blockActionsBody, findButton, postToSlackEndpoint, slashCommandBody, startSlackFake, type SlackFake } from '../helpers/slack-fake';
+import { EchoBot } from './echo-bot';
+
+const SECRET = 'slack-signing-secret-for-tests';
+const ALICE = { id: 'U0ALICE', name: 'alice' };
+const BOB = { id: 'U0BOB', name: 'bob' };
+
+let fake: SlackFake;
+let slack: SlackIntegration;
+let bot: EchoBot;
+let server: http.Server;
+let url: string;
+const logs: { level: string; msg?: string }[] = [];
+const logger: SlackLogger = {
+  debug: (_o, msg) => logs.push({ level: 'debug', msg }),
+  info: (_o, msg) => logs.push({ level: 'info', msg }),
+  warn: (_o, msg) => logs.push({ level: 'warn', msg }),
+  error: (_o, msg) => logs.push({ level: 'error', msg }),
+};
+
+beforeAll(async () => {
+  fake = await startSlackFake();
+  // One turn at a time and one waiting: the third delivery finds the line full.
+  slack = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxConcurrentTurns: 1, maxQueuedTurns: 1 });
+  server = http.createServer((req, res) => slack.handleRequest(req, res, (ctx) => bot.run(ctx)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+});
+
+afterAll(async () => {
+  await slack.adapter.idle();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
+});
+
+beforeEach(() => {
+  bot = new EchoBot();
+  fake.calls.length = 0;
+});
+
+const post = (body: string) => postToSlackEndpoint(url, body, { secret: SECRET });
+const command = (text: string, user = ALICE, channelId = 'C0PLATFORM') => slashCommandBody({ text, user, channelId, responseUrl: `${fake.responseBase}cmd` });
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(cond()).toBe(true);
+}
+
+/** Blocks the bot inside one message turn with a second waiting: the line is full. */
+async function fillTheLine(): Promise<() => void> {
+  let release!: () => void;
+  bot.gate = new Promise<void>((r) => (release = r));
+  expect((await post(command('echo one'))).text).toBe('');
+  await until(() => bot.received.length === 1);
+  expect((await post(command('echo two'))).text).toBe('');
+  expect(slack.adapter.load).toMatchObject({ running: 1, queued: 1 });
+  return release;
+}
+
+it('a command that finds the line full is answered "busy" in its ack, privately, and never runs', async () => {
+  const release = await fillTheLine();
+  const started = Date.now();
+  const busy = await post(command('echo three'));
+  expect(Date.now() - started).toBeLessThan(2_000);
+  expect(busy.status).toBe(200);
+  expect(JSON.parse(busy.text)).toEqual({ response_type: 'ephemeral', text: BUSY_TEXT });
+  expect(logs.some((l) => l.level === 'warn' && /overloaded/.test(l.msg ?? ''))).toBe(true);
+
+  release();
+  await slack.adapter.idle();
+  // The two accepted commands ran in order; the turned-away one did not run at all.
+  expect(bot.received.map((a) => a.text)).toEqual(['echo one', 'echo two']);
+  expect(fake.callsTo('chat.postMessage').map((c) => c.args.text)).toEqual(['one', 'two']);
+
+  // It was not recorded as delivered: sent again once the bot has room, it runs.
+  await post(command('echo three'));
+  await slack.adapter.idle();
+  expect(bot.received.map((a) => a.text)).toEqual(['echo one', 'echo two', 'echo three']);
+});
+
+it('clicks that find the line full are acked, change nothing, and each person is told once', async () => {
+  await post(command('approval', ALICE, 'C0ADMIN'));
+  await slack.adapter.idle();
+  const call = fake.callsTo('chat.postMessage').at(-1)!;
+  const msg = { ts: call.result!.ts as string, blocks: call.args.blocks as any[] };
+  bot.received.length = 0;
+  fake.calls.length = 0;
+
+  const release = await fillTheLine();
+  const click = (user: { id: string; name: string }, actionTs: string) =>
+    post(blockActionsBody({ user, channelId: 'C0ADMIN', message: msg, button: findButton(msg.blocks, 'Approve'), responseUrl: `${fake.responseBase}act`, actionTs }));
+  for (let i = 0; i < 5; i++) expect((await click(BOB, `1700000400.00010${i}`)).status).toBe(200);
+  expect((await click(ALICE, '1700000401.000100')).status).toBe(200);
+  await until(() => fake.callsTo('chat.postEphemeral').length === 2);
+
+  release();
+  await slack.adapter.idle();
+  // No click reached the bot; the card was not touched; Bob got one notice for five clicks, Alice one.
+  expect(bot.received.map((a) => a.type)).toEqual(['message', 'message']);
+  expect(fake.callsTo('chat.update')).toHaveLength(0);
+  const notices = fake.callsTo('chat.postEphemeral').map((c) => ({ user: c.args.user, text: c.args.text }));
+  expect(notices).toEqual([
+    { user: BOB.id, text: BUSY_TEXT },
+    { user: ALICE.id, text: BUSY_TEXT },
+  ]);
+});
