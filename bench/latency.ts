@@ -19,6 +19,11 @@ export interface ScenarioResult {
   bot: LoadResult;
   baseline: LoadResult;
   baselineName: string;
+  /**
+   * Slack scenarios: what the bot did with the acked deliveries (counted at the fake Web API, including
+   * turns that finished after the load stopped): answered by a turn, or turned away as busy.
+   */
+  slackTurns?: { acked: number; answered: number; busyNotices: number; busyAcks: number };
 }
 
 export interface LatencyTargets {
@@ -34,6 +39,8 @@ export interface ScenarioContext {
   pending: { id: string; planHash: string };
   /** Slack block_actions fields of an Approve button as the Slack adapter renders it. */
   slackApprove: (requestId: string, planHash: string) => { actionId: string; value: string; blockId?: string };
+  /** Calls the fake Slack Web API has received so far. */
+  slackStats?: () => { byMethod: Record<string, number>; busy: number };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -119,13 +126,26 @@ export async function runLatency(
       await runLoad({ url: base.url, connections: 10, durationS: opts.warmupS, request: factory });
     }
     for (const c of opts.concurrencies) {
+      const before = sc.baseline === 'bolt' ? ctx.slackStats?.() : undefined;
       const bot = await runLoad({ url: targets.bot.url, connections: c, durationS: opts.durationS, request: factory });
+      let slackTurns: ScenarioResult['slackTurns'];
+      if (before && ctx.slackStats) {
+        // Turns still waiting when the load stopped finish within a few seconds (the line holds 50 at 20/s).
+        await new Promise((r) => setTimeout(r, 4000));
+        const after = ctx.slackStats();
+        const delta = (m: string) => (after.byMethod[m] ?? 0) - (before.byMethod[m] ?? 0);
+        const busyNotices = after.busy - before.busy;
+        const answered = delta('chat.postMessage') + delta('chat.postEphemeral') - busyNotices;
+        const acked = bot.requests;
+        slackTurns = { acked, answered, busyNotices, busyAcks: sc.name.includes('slash') ? Math.max(0, acked - answered) : 0 };
+      }
       const baseline = await runLoad({ url: base.url, connections: c, durationS: opts.durationS, request: factory });
       opts.log(
         `${sc.name} c=${c}: bot p50 ${bot.p50.toFixed(1)} p99 ${bot.p99.toFixed(1)} max ${bot.max.toFixed(1)} ms (${bot.rps}/s, non-2xx ${bot.non2xx}, errors ${bot.errors}); ` +
           `${base.name} p50 ${baseline.p50.toFixed(1)} p99 ${baseline.p99.toFixed(1)} max ${baseline.max.toFixed(1)} ms (${baseline.rps}/s)`,
       );
-      out.push({ scenario: sc.name, connections: c, bot, baseline, baselineName: base.name });
+      if (slackTurns) opts.log(`  ${sc.name} c=${c}: ${slackTurns.acked} acked, ${slackTurns.answered} answered by a turn, ${slackTurns.busyNotices} busy notices`);
+      out.push({ scenario: sc.name, connections: c, bot, baseline, baselineName: base.name, ...(slackTurns ? { slackTurns } : {}) });
     }
   }
   return out;

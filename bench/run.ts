@@ -127,6 +127,7 @@ async function main(): Promise<void> {
         connectorUrl: connector.url,
         signingSecret: SIGNING_SECRET,
         pending: { id: pending.id, planHash: pending.plan!.hash },
+        slackStats: () => slackApi.stats(),
         slackApprove: (requestId, planHash) => ({ actionId: 'hw:0', value: encodeButtonValue({ k: 'execute', v: 'approve', d: { requestId, planHash } }) }),
       },
       { durationS, warmupS, concurrencies, log },
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
         bot: r.bot,
         baseline: { name: r.baselineName, ...r.baseline },
         p99Ratio: ratio(r.bot.p99, r.baseline.p99),
+        ...(r.slackTurns ? { slackTurns: r.slackTurns } : {}),
       })),
     };
     for (const r of latency) {
@@ -162,6 +164,13 @@ async function main(): Promise<void> {
         target: r.connections === 50 ? 'p99 ≤ 1.5× and < 100 ms' : 'p99 ≤ 1.5×',
         met: rr <= 1.5 && (r.connections !== 50 || r.bot.p99 < 100) && errs === 0,
       });
+      if (r.slackTurns) {
+        const t = r.slackTurns;
+        rows.push({
+          metric: `↳ what the ${t.acked} acked deliveries led to`,
+          value: `${t.answered} answered by a turn; ${Math.max(0, t.acked - t.answered)} turned away as busy${t.busyNotices ? ` (${t.busyNotices} busy notices, one per person per 30 s)` : ' (in the ack)'}`,
+        });
+      }
     }
 
     // 4. Startup and memory.

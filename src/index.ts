@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { TokenCredential } from '@azure/identity';
-import type { ConfigurationBotFrameworkAuthentication, TurnContext } from 'botbuilder';
+import type { TurnContext } from 'botbuilder';
+import type { ReusingBotFrameworkAuthentication } from './bot/connectorReuse';
 import type { DestinationStream } from 'pino';
 import type { ArmSimulator } from './azure/simulator';
 import { loadConfig, ConfigError, type AppConfig } from './bot/config';
@@ -23,7 +24,7 @@ import type { Clock, Discovery, Store } from './core/ports';
  * and nine Azure packages.
  */
 async function loadParts() {
-  const [botbuilder, identity, clients, provisioner, simulator, bot, notifier, slack, storage, runner, service, logger, server, sqlite] =
+  const [botbuilder, identity, clients, provisioner, simulator, bot, notifier, slack, storage, runner, service, logger, server, sqlite, connectorReuse] =
     await Promise.all([
       import('botbuilder'),
       import('@azure/identity'),
@@ -39,12 +40,14 @@ async function loadParts() {
       import('./bot/logger'),
       import('./bot/server'),
       import('./core/store/sqlite'),
+      import('./bot/connectorReuse'),
     ]);
   return {
     CloudAdapter: botbuilder.CloudAdapter,
     ConversationState: botbuilder.ConversationState,
     ConfigurationBotFrameworkAuthentication: botbuilder.ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory: botbuilder.ConfigurationServiceClientCredentialFactory,
+    ReusingBotFrameworkAuthentication: connectorReuse.ReusingBotFrameworkAuthentication,
     DefaultAzureCredential: identity.DefaultAzureCredential,
     ManagedIdentityCredential: identity.ManagedIdentityCredential,
     createAzureClients: clients.createAzureClients,
@@ -84,15 +87,16 @@ export interface App {
 export const PLAYGROUND_COMMAND = (port: number) =>
   `npx agentsplayground start -e http://localhost:${port}/api/messages -c msteams --dt -p 56150`;
 
-function botFrameworkAuthentication(p: Parts, config: AppConfig): ConfigurationBotFrameworkAuthentication {
-  const { ConfigurationBotFrameworkAuthentication, ConfigurationServiceClientCredentialFactory } = p;
+function botFrameworkAuthentication(p: Parts, config: AppConfig): ReusingBotFrameworkAuthentication {
+  const { ConfigurationBotFrameworkAuthentication, ConfigurationServiceClientCredentialFactory, ReusingBotFrameworkAuthentication } = p;
   const registration = {
     MicrosoftAppId: config.bot.appId,
     MicrosoftAppPassword: config.bot.appPassword,
     MicrosoftAppType: config.bot.appType,
     MicrosoftAppTenantId: config.bot.appTenantId,
   };
-  return new ConfigurationBotFrameworkAuthentication(registration, new ConfigurationServiceClientCredentialFactory(registration));
+  // Authentication is botbuilder's own; the wrapper only reuses connector clients between turns.
+  return new ReusingBotFrameworkAuthentication(new ConfigurationBotFrameworkAuthentication(registration, new ConfigurationServiceClientCredentialFactory(registration)));
 }
 
 /**

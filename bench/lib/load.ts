@@ -36,13 +36,15 @@ const autocannon = require('autocannon') as Autocannon;
 export interface LoadResult extends LatencySummary {
   connections: number;
   durationS: number;
+  /** Responses counted (2xx). */
+  requests: number;
   rps: number;
   non2xx: number;
   errors: number;
   statusCodes: Record<string, number>;
 }
 
-/** Builds one request; `conn` is a stable per-connection number (one chat user per connection). */
+/** Builds one request; `conn` is a user number below the connection count (as many chat users as connections). */
 export type RequestFactory = (conn: number) => AutocannonRequest;
 
 export async function runLoad(opts: { url: string; connections: number; durationS: number; request: RequestFactory }): Promise<LoadResult> {
@@ -58,10 +60,9 @@ export async function runLoad(opts: { url: string; connections: number; duration
         timeout: 30,
         requests: [
           {
-            setupRequest: (req, context) => {
-              if (context.conn === undefined) context.conn = nextConn++;
-              return { ...req, ...opts.request(context.conn as number) };
-            },
+            // autocannon resets a connection's context after every request, so it cannot carry a user id:
+            // requests take the users 0..connections-1 in turn (one user per connection on average).
+            setupRequest: (req) => ({ ...req, ...opts.request(nextConn++ % opts.connections) }),
           },
         ],
       },
@@ -77,6 +78,7 @@ export async function runLoad(opts: { url: string; connections: number; duration
     ...summarize(samples),
     connections: opts.connections,
     durationS: opts.durationS,
+    requests: samples.length,
     rps: Math.round(samples.length / elapsedS),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,

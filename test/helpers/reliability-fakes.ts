@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BUSY_TEXT } from '../../src/bot/slack/adapter';
 
 export interface RecordedCall {
   method: string;
@@ -69,14 +70,23 @@ export async function startFakeConnector(opts: { record?: boolean } = {}): Promi
 }
 
 /** Slack Web API: `POST /api/{method}` answered like Slack does for the methods a bot uses. */
-export async function startFakeSlackApi(opts: { record?: boolean } = {}): Promise<FakeServer> {
+/** Web API calls by method, and how many of them were the bot's "busy" notice. */
+export interface SlackApiStats {
+  byMethod: Record<string, number>;
+  busy: number;
+}
+
+export async function startFakeSlackApi(opts: { record?: boolean } = {}): Promise<FakeServer & { stats(): SlackApiStats }> {
   const calls: RecordedCall[] = [];
+  const byMethod: Record<string, number> = {};
+  let busy = 0;
   let n = 0;
   const server = http.createServer(async (req, res) => {
     const body = await readBody(req);
     n += 1;
     if (opts.record) calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
     const apiMethod = (req.url ?? '').replace(/^\/api\//, '').split('?')[0];
+    byMethod[apiMethod] = (byMethod[apiMethod] ?? 0) + 1;
     const ts = `${Math.floor(Date.now() / 1000)}.${String(n).padStart(6, '0')}`;
     let params: Record<string, unknown> = {};
     try {
@@ -86,6 +96,7 @@ export async function startFakeSlackApi(opts: { record?: boolean } = {}): Promis
     } catch {
       params = {};
     }
+    if (params.text === BUSY_TEXT) busy += 1;
     const channel = typeof params.channel === 'string' ? params.channel : 'C0BENCH';
     let reply: Record<string, unknown> = { ok: true };
     switch (apiMethod) {
@@ -115,7 +126,7 @@ export async function startFakeSlackApi(opts: { record?: boolean } = {}): Promis
     res.end(JSON.stringify(reply));
   });
   const url = await listen(server);
-  return { url: `${url}/api/`, calls, count: () => n, close: closer(server) };
+  return { url: `${url}/api/`, calls, count: () => n, stats: () => ({ byMethod: { ...byMethod }, busy }), close: closer(server) };
 }
 
 /**

@@ -143,8 +143,14 @@ export interface SlackAdapterOptions {
   /** Turns (commands, clicks, messages) that run at once after their ack; the rest wait in line. Default 8. */
   maxConcurrentTurns?: number;
   /**
+   * Turns started per second at most (default 20; Slack itself lets an app post about one message per
+   * second per channel). Acks always come first: a flood of deliveries cannot starve them of the CPU.
+   */
+  maxTurnsPerSecond?: number;
+  /**
    * Turns that may wait in line. Beyond it the bot is overloaded: the command or click is still acked
-   * at once (Slack's 3 s rule), nothing runs, and the person is told to try again. Default 200.
+   * at once (Slack's 3 s rule), nothing runs, and the person is told to try again. Default 50
+   * (about 2.5 s of waiting at the default rate).
    */
   maxQueuedTurns?: number;
 }
@@ -212,8 +218,8 @@ export class SlackAdapter extends BotAdapter {
     this.triggerTtlMs = opts.triggerTtlMs ?? 2500;
     this.now = opts.now ?? Date.now;
     this.track = opts.track;
-    this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8 });
-    this.maxQueuedTurns = opts.maxQueuedTurns ?? 200;
+    this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8, intervalCap: opts.maxTurnsPerSecond ?? 20, interval: 1000 });
+    this.maxQueuedTurns = opts.maxQueuedTurns ?? 50;
   }
 
   /** Turns waiting in line and running now (for readiness and tests). */

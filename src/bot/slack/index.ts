@@ -31,8 +31,9 @@ export interface SlackConfig {
   webApiRetries?: number;
   /** Told about turns that outlive their HTTP request, e.g. `HttpServer.track`, so shutdown waits for them. */
   track?: (work: Promise<unknown>) => unknown;
-  /** Turns run at once after their ack (default 8) and turns that may wait (default 200; beyond, "busy"). */
+  /** Turns run at once after their ack (default 8), started per second (default 20) and waiting (default 50; beyond, "busy"). */
   maxConcurrentTurns?: number;
+  maxTurnsPerSecond?: number;
   maxQueuedTurns?: number;
 }
 
@@ -105,6 +106,7 @@ export async function createSlackAdapter(config: SlackConfig): Promise<SlackInte
     ackDeadlineMs: config.ackDeadlineMs,
     track: config.track,
     maxConcurrentTurns: config.maxConcurrentTurns,
+    maxTurnsPerSecond: config.maxTurnsPerSecond,
     maxQueuedTurns: config.maxQueuedTurns,
   });
 
