@@ -4,6 +4,7 @@
  * so the templates can stay dumb.
  */
 import { Template } from 'adaptivecards-templating';
+import { LRUCache } from 'lru-cache';
 import { CardFactory, type Attachment } from 'botbuilder';
 import { countedApprovals } from '../core/policy';
 import { shortHash, topologicalOrder } from '../core/plan';
@@ -73,14 +74,33 @@ export function escapeMarkdown(text: string | undefined | null, max = MAX_TEXT):
  */
 const prepared = new Map<CardName, Template>();
 
+/**
+ * Expanded cards by template and view: the same card is rendered again and again (status lists, the
+ * approval card for every refused click, progress updates). A view is plain data, so its JSON is the
+ * key; the card is kept as JSON and parsed on a hit, so callers can never change a cached card.
+ */
+const rendered = new LRUCache<string, string>({ max: 500, maxSize: 8 * 1024 * 1024, sizeCalculation: (json, key) => json.length + key.length });
+
+/** Whether a rendered card kept for reuse contains `text` (tests: secrets are never kept). */
+export function renderCacheContains(text: string): boolean {
+  for (const [key, json] of rendered.entries()) if (key.includes(text) || json.includes(text)) return true;
+  return false;
+}
+
 /** Expands a template with a view object. Unbound `${…}` would stay literal, so views carry every key. */
 export function renderCard(name: CardName, view: object): CardJson {
+  // The private-key card carries a secret: it is rendered once and never kept.
+  const key = name === 'private-key' ? undefined : `${name}\n${JSON.stringify(view)}`;
+  const hit = key === undefined ? undefined : rendered.get(key);
+  if (hit !== undefined) return JSON.parse(hit) as CardJson;
   let template = prepared.get(name);
   if (!template) {
     template = new Template(TEMPLATES[name]);
     prepared.set(name, template);
   }
-  return template.expand({ $root: view }) as CardJson;
+  const card = template.expand({ $root: view }) as CardJson;
+  if (key !== undefined) rendered.set(key, JSON.stringify(card));
+  return card;
 }
 
 export function cardAttachment(card: CardJson): Attachment {

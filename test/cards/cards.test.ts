@@ -8,6 +8,7 @@ import {
   planCard,
   privateKeyCard,
   progressCard,
+  renderCacheContains,
   statusDetailCard,
   statusListCard,
   summaryCard,
@@ -289,5 +290,22 @@ describe('card content', () => {
     const i = body.findIndex((b) => b.id === 'storageAccountName');
     expect(body[i + 1].text).toBe('Storage account names are 3-24 lowercase letters and digits.');
     expect(body.filter((b) => b.text && b.text.includes('lowercase letters and digits.'))).toHaveLength(1);
+  });
+});
+
+describe('rendered cards are reused, never shared, and a private key is never kept', () => {
+  it('the same view renders to an equal card each time; changing one copy does not change the next', () => {
+    const request = sampleRequest();
+    const first = statusListCard([request], new Date('2026-11-26T10:00:00Z'));
+    (first as { body: unknown[] }).body.push({ type: 'TextBlock', text: 'changed by a caller' });
+    const second = statusListCard([request], new Date('2026-11-26T10:00:00Z'));
+    expect(JSON.stringify(second)).not.toContain('changed by a caller');
+    expect(second).toEqual(statusListCard([request], new Date('2026-11-26T10:00:00Z')));
+  });
+
+  it('the private-key card is rendered but not kept for reuse', () => {
+    const key = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowNOTKEPT+/==\n-----END RSA PRIVATE KEY-----\n';
+    expect(JSON.stringify(privateKeyCard('HW-1042', 'hopsworksKey', key))).toContain('MIIEowNOTKEPT');
+    expect(renderCacheContains('MIIEowNOTKEPT')).toBe(false);
   });
 });
