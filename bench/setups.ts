@@ -17,6 +17,8 @@ import { teamsConversationRef } from '../test/helpers/reliability-payloads';
 export interface ConcurrentSetupsResult {
   count: number;
   singleMakespanS: number;
+  /** One and then N setups without injected faults (other resource groups): what concurrency alone costs. */
+  noFaults: { singleMakespanS: number; manyMakespanS: number; ratio: number; failed: number };
   manyMakespanS: number;
   ratio: number;
   failed: number;
@@ -76,7 +78,7 @@ export async function runConcurrentSetups(opts: {
   process.env.IDENTITY_HEADER = sim.identityHeader;
   const clients = createAzureClients({ endpoint: sim.armEndpoint, retryOptions: { maxRetries: 10 } });
   const provisioner = new AzureProvisioner(clients, {});
-  const rgs = sim.resourceGroups(opts.count + 2, `rg-conc-${randomBytes(2).toString('hex')}`);
+  const rgs = sim.resourceGroups(2 * opts.count + 3, `rg-conc-${randomBytes(2).toString('hex')}`);
 
   const submitOne = async (resourceGroup: string): Promise<SetupRequest> => {
     const id = await store.nextId();
@@ -107,6 +109,17 @@ export async function runConcurrentSetups(opts: {
     throw new Error(`the warm-up setup ${warmDone.state}: ${why.join('; ')}`);
   }
 
+  // Reference: one setup and then N at once without any injected fault, so the report can tell what
+  // concurrency alone costs from what the throttling adds.
+  opts.log(`one setup, then ${opts.count} at once, without faults (reference)…`);
+  const plainSingle = await submitOne(rgs[opts.count + 2]);
+  await approveAll([plainSingle]);
+  const [plainSingleDone] = await waitTerminal(store, [plainSingle.id], 180_000);
+  const plain = await Promise.all(rgs.slice(opts.count + 3).map(submitOne));
+  await approveAll(plain);
+  const plainDone = await waitTerminal(store, plain.map((r) => r.id), 300_000);
+  const plainMakespanS = makespanS(plainDone);
+
   const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
   sim.setFaults({ ...faults, seed: 42 });
   try {
@@ -117,7 +130,7 @@ export async function runConcurrentSetups(opts: {
     if (process.env.BENCH_DEBUG) opts.log(sim.requestLog.filter((e) => e.path.includes(rgs[1]) || e.path.includes('asyncoperations')).slice(-60).map((e) => `${e.time.slice(17)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
 
     opts.log(`${opts.count} setups at once…`);
-    const many = await Promise.all(rgs.slice(2).map(submitOne));
+    const many = await Promise.all(rgs.slice(2, opts.count + 2).map(submitOne));
     const logStart = sim.requestLog.length;
     await approveAll(many);
     const manyDone = await waitTerminal(store, many.map((r) => r.id), 300_000);
@@ -144,6 +157,12 @@ export async function runConcurrentSetups(opts: {
     return {
       count: opts.count,
       singleMakespanS: round(singleMakespanS, 2),
+      noFaults: {
+        singleMakespanS: round(makespanS([plainSingleDone]), 2),
+        manyMakespanS: round(plainMakespanS, 2),
+        ratio: round(plainMakespanS / makespanS([plainSingleDone]), 2),
+        failed: [plainSingleDone, ...plainDone].filter((r) => r.state !== 'succeeded').length,
+      },
       manyMakespanS: round(manyMakespanS, 2),
       ratio: round(manyMakespanS / singleMakespanS, 2),
       failed,
