@@ -168,7 +168,7 @@ async function main(): Promise<void> {
         const t = r.slackTurns;
         rows.push({
           metric: `↳ what the ${t.acked} acked deliveries led to`,
-          value: `${t.answered} answered by a turn; ${Math.max(0, t.acked - t.answered)} turned away as busy${t.busyNotices ? ` (${t.busyNotices} busy notices, one per person per 30 s)` : ' (in the ack)'}`,
+          value: `${t.answered} answered by a turn; ${Math.max(0, t.acked - t.answered)} turned away as busy${r.scenario.includes('slash') ? ' (told so in the ack)' : ` (${t.busyNotices} busy notices: at most one per person per 30 s)`}`,
         });
       }
     }

@@ -275,7 +275,7 @@ export class SlackAdapter extends BotAdapter {
   async onBlockAction(body: SlackPayload, ack: () => Promise<void>): Promise<void> {
     await ack();
     if (this.overloaded('block_actions')) {
-      this.start(this.busyNotice(body.user?.id, body.channel?.id ?? body.container?.channel_id, body.container?.thread_ts ?? body.message?.thread_ts));
+      this.busyNotice(body.user?.id, body.channel?.id ?? body.container?.channel_id, body.container?.thread_ts ?? body.message?.thread_ts);
       return;
     }
     this.enqueue(() => this.handleBlockAction(body));
@@ -416,7 +416,7 @@ export class SlackAdapter extends BotAdapter {
   /** An @mention in a channel or a direct message → message activity. */
   async onMessageEvent(body: SlackPayload, event: SlackPayload): Promise<void> {
     if (event.user && !event.subtype && !event.bot_id && this.overloaded('event')) {
-      this.start(this.busyNotice(event.user, event.channel, event.thread_ts));
+      this.busyNotice(event.user, event.channel, event.thread_ts);
       return;
     }
     this.enqueue(() => this.handleMessageEvent(body, event));
@@ -593,7 +593,7 @@ export class SlackAdapter extends BotAdapter {
   }
 
   /** Tells someone whose click or message was turned away, at most once per person per 30 s. */
-  private async busyNotice(userId: string | undefined, channel: string | undefined, threadTs?: string): Promise<void> {
+  private busyNotice(userId: string | undefined, channel: string | undefined, threadTs?: string): void {
     if (!userId || !channel) return;
     const now = this.now();
     const last = this.busyNoticeAt.get(userId);
@@ -602,7 +602,7 @@ export class SlackAdapter extends BotAdapter {
     if (this.busyNoticeAt.size > 10_000) {
       for (const [u, at] of this.busyNoticeAt) if (now - at >= BUSY_NOTICE_EVERY_MS) this.busyNoticeAt.delete(u);
     }
-    await this.postEphemeralText(channel, userId, BUSY_TEXT, threadTs);
+    this.start(this.postEphemeralText(channel, userId, BUSY_TEXT, threadTs));
   }
 
   /** Work that goes on after the ack: logged when it fails, tracked for idle() and the server's shutdown. */
