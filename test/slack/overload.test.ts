@@ -114,3 +114,28 @@ it('clicks that find the line full are acked, change nothing, and each person is
     { user: ALICE.id, text: BUSY_TEXT },
   ]);
 });
+
+it('turns start no faster than the per-second cap, and every command within the line still runs', async () => {
+  const capped = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxTurnsPerSecond: 10, maxQueuedTurns: 10 });
+  const started: number[] = [];
+  const echo = new EchoBot();
+  const srv = http.createServer((req, res) =>
+    capped.handleRequest(req, res, (ctx) => {
+      started.push(Date.now());
+      return echo.run(ctx);
+    }),
+  );
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const cappedUrl = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/slack/events`;
+  try {
+    const acks = await Promise.all([1, 2, 3, 4, 5].map((i) => postToSlackEndpoint(cappedUrl, command(`echo ${i}`), { secret: SECRET })));
+    expect(acks.map((a) => a.text)).toEqual(['', '', '', '', '']);
+    await capped.adapter.idle();
+    expect(echo.received).toHaveLength(5);
+    // 10 per second: five turns take at least 400 ms from the first start to the last.
+    expect(started[4] - started[0]).toBeGreaterThanOrEqual(390);
+  } finally {
+    srv.closeAllConnections();
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+  }
+});

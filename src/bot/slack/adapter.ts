@@ -202,6 +202,9 @@ export class SlackAdapter extends BotAdapter {
   /** Turns after their ack: a few at once, each started only after pending I/O (other acks) had its turn. */
   private readonly turns: PQueue;
   private readonly maxQueuedTurns: number;
+  /** Turns start at least this far apart (the per-second cap, without a timer left running when idle). */
+  private readonly turnSpacingMs: number;
+  private nextTurnAt = 0;
   private readonly busyNoticeAt = new Map<string, number>();
   /** Deliveries turned away since the last overload log line. */
   private shedCount = 0;
@@ -218,7 +221,8 @@ export class SlackAdapter extends BotAdapter {
     this.triggerTtlMs = opts.triggerTtlMs ?? 2500;
     this.now = opts.now ?? Date.now;
     this.track = opts.track;
-    this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8, intervalCap: opts.maxTurnsPerSecond ?? 20, interval: 1000 });
+    this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8 });
+    this.turnSpacingMs = 1000 / (opts.maxTurnsPerSecond ?? 20);
     this.maxQueuedTurns = opts.maxQueuedTurns ?? 50;
   }
 
@@ -573,11 +577,19 @@ export class SlackAdapter extends BotAdapter {
   }
 
   /**
-   * Queues a turn after its ack. It starts on setImmediate, so the acks of requests that arrived
-   * meanwhile are written first; at most `maxConcurrentTurns` run at once.
+   * Queues a turn after its ack. It starts on setImmediate (or later, to keep to the per-second cap), so
+   * the acks of requests that arrived meanwhile are written first; at most `maxConcurrentTurns` run at once.
    */
   private enqueue(turn: () => Promise<void>): void {
-    this.start(this.turns.add(() => new Promise<void>((resolve) => setImmediate(resolve)).then(turn)));
+    this.start(
+      this.turns.add(async () => {
+        const now = Date.now();
+        const at = Math.max(now, this.nextTurnAt);
+        this.nextTurnAt = at + this.turnSpacingMs;
+        await new Promise<void>((resolve) => (at > now ? setTimeout(resolve, at - now) : setImmediate(resolve)));
+        await turn();
+      }),
+    );
   }
 
   /** True when the line is full: the delivery is turned away (and counted, and logged now and then). */
