@@ -101,6 +101,19 @@ describe('configuration', () => {
   });
 });
 
+describe('AZURE_POLL_INTERVAL_MS', () => {
+  it('is unset by default (the composition root derives it from the mode) and read as milliseconds when set', () => {
+    expect(loadConfig({}).azure.pollIntervalMs).toBeUndefined();
+    expect(loadConfig({ AZURE_POLL_INTERVAL_MS: '100' }).azure.pollIntervalMs).toBe(100);
+  });
+
+  it('refuses what is not a whole number of milliseconds from 10 to 60000, naming the variable', () => {
+    for (const bad of ['fast', '0.5', '5', '600000']) {
+      expect(problems({ AZURE_POLL_INTERVAL_MS: bad })).toEqual([expect.stringContaining(`AZURE_POLL_INTERVAL_MS must be a whole number of milliseconds from 10 to 60000, e.g. 2000 (got "${bad}")`)]);
+    }
+  });
+});
+
 describe('startup with a bad environment', () => {
   function start(env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
