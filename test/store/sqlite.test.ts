@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BotError, isBotError } from '../../src/core/errors';
 import { openSqliteStore } from '../../src/core/store/sqlite';
+import { MIGRATIONS } from '../../src/core/store/migrations';
 import type { Store } from '../../src/core/ports';
 import { ManualClock, rawRequest, target } from '../helpers/core-fakes';
 
@@ -55,11 +56,32 @@ describe('SQLite store', () => {
     opened.push(again);
     const raw = new Database(nested, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }]);
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
       raw.close();
     }
+  });
+
+  it('a database from the first release gets the newest-first index on open, keeps its requests, and status uses the index', async () => {
+    const file = join(dir, 'v1.sqlite');
+    const v1 = new Database(file);
+    v1.exec(MIGRATIONS[0].sql);
+    v1.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    v1.prepare('INSERT INTO schema_migrations VALUES (1, ?, ?)').run(MIGRATIONS[0].description, new Date().toISOString());
+    v1.close();
+    const before = openSqliteStore(file);
+    opened.push(before);
+    await before.create(rawRequest('HW-1001', { target: target('rg-old') }));
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      const plan = raw.prepare('EXPLAIN QUERY PLAN SELECT id FROM requests ORDER BY created_at DESC, rowid DESC LIMIT 10').all() as { detail: string }[];
+      expect(plan.map((p) => p.detail).join(' ')).toContain('requests_created');
+    } finally {
+      raw.close();
+    }
+    expect((await before.list({ limit: 10 })).map((r) => r.id)).toEqual(['HW-1001']);
   });
 
   it('hands out readable, increasing ids shared by every connection', async () => {

@@ -58,4 +58,10 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'index for the newest-first request list (status without filters)',
+    // `status` lists the newest requests: without this index every row is read and sorted.
+    sql: `CREATE INDEX requests_created ON requests (created_at DESC);`,
+  },
 ];
