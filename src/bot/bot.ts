@@ -224,7 +224,7 @@ export class HopsworksBot extends TeamsActivityHandler {
   private async status(context: TurnContext, id?: string): Promise<void> {
     const now = this.clock.now();
     if (!id) {
-      const requests = await this.deps.workflow.list({ limit: 10 });
+      const requests = await this.deps.workflow.listSummaries({ limit: 10 });
       await this.reply(context, statusListCard(requests, now));
       return;
     }

@@ -9,7 +9,7 @@ import { CardFactory, type Attachment } from 'botbuilder';
 import { countedApprovals } from '../core/policy';
 import { shortHash, topologicalOrder } from '../core/plan';
 import type { ResourceGroupInfo, SubscriptionInfo } from '../core/ports';
-import type { AuditEvent, Plan, PlanStep, RequestState, SetupOptions, SetupRequest, StepState, Target } from '../core/types';
+import type { AuditEvent, Plan, PlanStep, RequestState, RequestSummary, SetupOptions, SetupRequest, StepState, Target } from '../core/types';
 
 import approvalTemplate from '../../cards/approval.json';
 import helpTemplate from '../../cards/help.json';
@@ -585,7 +585,7 @@ export function privateKeyCard(requestId: string, sshKeyName: string, privateKey
 // ---------------------------------------------------------------------------------------------
 // Status
 
-export function statusListCard(requests: SetupRequest[], now: Date): CardJson {
+export function statusListCard(requests: RequestSummary[], now: Date): CardJson {
   return renderCard('status-list', {
     rows: requests.map((r) => ({
       id: escapeMarkdown(r.id),

@@ -12,6 +12,7 @@ import type {
   RequestConversations,
   RequestKind,
   RequestState,
+  RequestSummary,
   SetupOptions,
   SetupRequest,
   Target,
@@ -42,6 +43,8 @@ export interface RequestRepository {
   create(request: SetupRequest): Promise<SetupRequest>;
   get(id: string): Promise<SetupRequest | undefined>;
   list(query?: RequestQuery): Promise<SetupRequest[]>;
+  /** The same selection as `list`, without reading whole requests. */
+  listSummaries(query?: RequestQuery): Promise<RequestSummary[]>;
   /**
    * Compare-and-set: succeeds only if the stored version equals `request.version`; returns the
    * stored request with `version + 1`. Throws `VERSION_CONFLICT` otherwise, `ACTIVE_REQUEST_EXISTS`
@@ -196,6 +199,8 @@ export interface Workflow {
   expireDue(): Promise<SetupRequest[]>;
   get(id: string): Promise<SetupRequest | undefined>;
   list(query?: RequestQuery): Promise<SetupRequest[]>;
+  /** Like `list`, without the plan and steps (the status list). */
+  listSummaries(query?: RequestQuery): Promise<RequestSummary[]>;
   audit(id: string): Promise<AuditEvent[]>;
   /** Approver check for UI decisions (e.g. Action.Execute refresh): same rule the approve path uses. */
   isApprover(actor: Actor): boolean;

@@ -173,7 +173,7 @@ export class JobRunner {
         this.logger.error({ err }, 'expiry sweep failed');
       }
     }
-    const candidates = await this.store.list({ states: ['approved', 'provisioning'], limit: 100 });
+    const candidates = await this.store.listSummaries({ states: ['approved', 'provisioning'], limit: 100 });
     const started: string[] = [];
     // Oldest first: the queue is fair.
     for (const req of candidates.reverse()) {

@@ -27,7 +27,7 @@ import type {
   SubmitInput,
   Workflow,
 } from './ports';
-import type { Actor, AuditEvent, ConversationRef, Plan, RequestConversations, SetupRequest } from './types';
+import type { Actor, AuditEvent, ConversationRef, Plan, RequestConversations, RequestSummary, SetupRequest } from './types';
 
 /** What `SetupService` is built from (composition root). */
 export interface SetupServiceDeps {
@@ -195,10 +195,11 @@ export class SetupService implements Workflow {
 
   /** Moves every overdue pending request to expired. */
   async expireDue(): Promise<SetupRequest[]> {
-    const pending = await this.store.list({ states: ['pendingApproval'], limit: 10_000 });
+    // Summaries: the sweep runs on every poll and reads whole requests only for the overdue ones.
+    const pending = await this.store.listSummaries({ states: ['pendingApproval'], limit: 10_000 });
     const expired: SetupRequest[] = [];
     for (const candidate of pending) {
-      if (!isOverdue(candidate, this.clock.now())) continue;
+      if (candidate.expiresAt === undefined || Date.parse(candidate.expiresAt) > this.clock.now().getTime()) continue;
       try {
         const res = await updateWithRetry(this.store, candidate.id, (cur) =>
           isOverdue(cur, this.clock.now()) ? { request: transition(cur, 'expired', this.clock), result: undefined } : undefined,
@@ -219,6 +220,10 @@ export class SetupService implements Workflow {
 
   async list(query?: RequestQuery): Promise<SetupRequest[]> {
     return this.store.list(query);
+  }
+
+  async listSummaries(query?: RequestQuery): Promise<RequestSummary[]> {
+    return this.store.listSummaries(query);
   }
 
   async audit(id: string): Promise<AuditEvent[]> {

@@ -227,3 +227,19 @@ export interface AuditEvent {
   type: string;
   detail?: Record<string, unknown>;
 }
+
+/**
+ * What lists show and sweeps check, read without the request body (plan, steps, outputs): the status
+ * list, the job runner's poll and the expiry sweep run often and need only these.
+ */
+export interface RequestSummary {
+  id: string;
+  kind: RequestKind;
+  state: RequestState;
+  parentId?: string;
+  target: { subscriptionId: string; resourceGroup: string };
+  requester: { platform: Actor['platform']; displayName: string };
+  createdAt: string;
+  updatedAt: string;
+  expiresAt?: string;
+}

@@ -137,6 +137,33 @@ describe('SQLite store', () => {
     expect((await s.list({ resourceGroup: 'RG-B' })).map((r) => r.id)).toEqual(['HW-1002']);
   });
 
+  it('summaries select exactly what list selects and carry the fields lists and sweeps use', async () => {
+    const s = open();
+    await s.create(rawRequest('HW-1001', { createdAt: '2026-01-01T00:00:00.000Z', state: 'succeeded' }));
+    await s.create(rawRequest('HW-1002', { createdAt: '2026-01-02T00:00:00.000Z', target: target('rg-b'), expiresAt: '2026-01-05T00:00:00.000Z' }));
+    await s.create(rawRequest('HW-1003', { createdAt: '2026-01-03T00:00:00.000Z', target: target('rg-c'), kind: 'teardown', parentId: 'HW-1001' }));
+    for (const q of [{}, { limit: 2 }, { states: ['succeeded' as const] }, { kind: 'teardown' as const }, { resourceGroup: 'RG-B' }]) {
+      expect((await s.listSummaries(q)).map((r) => r.id)).toEqual((await s.list(q)).map((r) => r.id));
+    }
+    const full = await s.list();
+    const summaries = await s.listSummaries();
+    summaries.forEach((sum, i) => {
+      const r = full[i];
+      expect(sum).toEqual({
+        id: r.id,
+        kind: r.kind,
+        state: r.state,
+        ...(r.parentId ? { parentId: r.parentId } : {}),
+        target: { subscriptionId: r.target.subscriptionId, resourceGroup: r.target.resourceGroup },
+        requester: { platform: r.requester.platform, displayName: r.requester.displayName },
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        ...(r.expiresAt ? { expiresAt: r.expiresAt } : {}),
+      });
+    });
+    expect(summaries.find((x) => x.id === 'HW-1002')!.expiresAt).toBe('2026-01-05T00:00:00.000Z');
+  });
+
   it('the resource-group lock is enforced in the store across connections', async () => {
     const a = open();
     const b = open();

@@ -6,7 +6,7 @@ import { BotError } from '../errors';
 import { FIRST_REQUEST_NUMBER, formatRequestId } from '../ids';
 import { isActive, lockKey, locksConflict } from '../state';
 import type { Clock, KeyValueStore, RequestQuery, Store } from '../ports';
-import type { AuditEvent, SetupRequest } from '../types';
+import type { Actor, AuditEvent, RequestKind, RequestState, RequestSummary, SetupRequest } from '../types';
 import { MIGRATIONS, type Migration } from './migrations';
 
 /** Options for tests and tuning; production uses the defaults. */
@@ -28,6 +28,20 @@ interface RequestRow {
   parent_id: string | null;
   body: string;
   version: number;
+}
+
+interface SummaryRow {
+  id: string;
+  kind: RequestKind;
+  parent_id: string | null;
+  state: RequestState;
+  subscription_id: string;
+  resource_group: string;
+  created_at: string;
+  updated_at: string;
+  requester_platform: Actor['platform'];
+  requester_name: string;
+  expires_at: string | null;
 }
 
 const systemClock: Clock = { now: () => new Date() };
@@ -122,6 +136,36 @@ export class SqliteStore implements Store {
   }
 
   async list(query: RequestQuery = {}): Promise<SetupRequest[]> {
+    const { clause, params } = this.selection(query);
+    const sql = `SELECT id, parent_id, body, version FROM requests ${clause}`;
+    return this.statements.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
+  }
+
+  async listSummaries(query: RequestQuery = {}): Promise<RequestSummary[]> {
+    const { clause, params } = this.selection(query);
+    // json_extract reads three fields inside SQLite instead of parsing whole requests in JavaScript.
+    const sql =
+      'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
+      "json_extract(body, '$.requester.platform') AS requester_platform, json_extract(body, '$.requester.displayName') AS requester_name, " +
+      `json_extract(body, '$.expiresAt') AS expires_at FROM requests ${clause}`;
+    return this.statements
+      .prepare<[Record<string, unknown>], SummaryRow>(sql)
+      .all(params)
+      .map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        state: r.state,
+        ...(r.parent_id !== null ? { parentId: r.parent_id } : {}),
+        target: { subscriptionId: r.subscription_id, resourceGroup: r.resource_group },
+        requester: { platform: r.requester_platform, displayName: r.requester_name },
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+        ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
+      }));
+  }
+
+  /** WHERE, ORDER BY and LIMIT of a request query (newest first), and its parameters. */
+  private selection(query: RequestQuery): { clause: string; params: Record<string, unknown> } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     if (query.states && query.states.length > 0) {
@@ -141,10 +185,7 @@ export class SqliteStore implements Store {
       params.rg = query.resourceGroup;
     }
     params.limit = Math.max(1, Math.floor(query.limit ?? 20));
-    const sql =
-      `SELECT id, parent_id, body, version FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
-      'ORDER BY created_at DESC, rowid DESC LIMIT @limit';
-    return this.statements.prepare<[Record<string, unknown>], RequestRow>(sql).all(params).map(parse);
+    return { clause: `${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at DESC, rowid DESC LIMIT @limit`, params };
   }
 
   async update(request: SetupRequest, audit: AuditEvent[] = []): Promise<SetupRequest> {
