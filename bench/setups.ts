@@ -50,11 +50,13 @@ function makespanS(requests: SetupRequest[]): number {
 
 async function waitTerminal(store: Store, ids: string[], timeoutMs: number): Promise<SetupRequest[]> {
   const deadline = Date.now() + timeoutMs;
+  const wanted = new Set(ids);
   for (;;) {
-    const all = await Promise.all(ids.map((id) => store.get(id)));
-    if (all.every((r) => r && TERMINAL.has(r.state))) return all as SetupRequest[];
+    // Summaries: polling whole requests every 100 ms cost this process (which also runs the simulator) CPU.
+    const states = new Map((await store.listSummaries({ limit: 10_000 })).filter((r) => wanted.has(r.id)).map((r) => [r.id, r.state]));
+    if (ids.every((id) => TERMINAL.has(states.get(id) ?? ''))) return (await Promise.all(ids.map((id) => store.get(id)))) as SetupRequest[];
     if (Date.now() > deadline) {
-      const left = all.filter((r) => !r || !TERMINAL.has(r.state)).map((r) => `${r?.id}:${r?.state}`);
+      const left = ids.filter((id) => !TERMINAL.has(states.get(id) ?? '')).map((id) => `${id}:${states.get(id)}`);
       throw new Error(`setups did not finish within ${timeoutMs / 1000} s: ${left.join(', ')}`);
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -133,6 +133,25 @@ describe('ssh public keys', () => {
     expect(JSON.stringify(sim.state)).not.toContain(pair.privateKey.split('\r\n')[1]);
   });
 
+  it('uses key pairs prepared ahead of time, each once, and generates again when they run out', async () => {
+    await sim.prepareSshKeys(2);
+    const rg = 'rg-prepared-keys';
+    sim.addResourceGroup(rg, 'westeurope');
+    const keys: { publicKey: string; privateKey: string }[] = [];
+    for (const name of ['prepared-a', 'prepared-b', 'prepared-c']) {
+      await c.compute.sshPublicKeys.create(rg, name, { location: 'westeurope' });
+      const started = Date.now();
+      keys.push(await c.compute.sshPublicKeys.generateKeyPair(rg, name));
+      if (name !== 'prepared-c') expect(Date.now() - started).toBeLessThan(5_000);
+    }
+    expect(new Set(keys.map((k) => k.publicKey)).size).toBe(3);
+    for (const k of keys) {
+      const pub = sshpk.parseKey(k.publicKey.replace(/\r?\n/g, ''), 'ssh');
+      const sig = crypto.sign('sha256', Buffer.from('x'), crypto.createPrivateKey(k.privateKey));
+      expect(crypto.verify('sha256', Buffer.from('x'), crypto.createPublicKey(pub.toString('pkcs8')), sig)).toBe(true);
+    }
+  });
+
   it('stores a supplied public key and rejects garbage', async () => {
     const pem = crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const openssh = sshpk.parseKey(pem, 'pem').toString('ssh');

@@ -59,6 +59,8 @@ export interface ArmContext {
   changed(): void;
   /** RSA size for generateKeyPair (2048 keeps a busy benchmark machine fast; Azure itself uses 3072). */
   sshKeyBits: number;
+  /** A key pair generated ahead of time (see `ArmSimulator.prepareSshKeys`), used once; undefined when none is left. */
+  takePreparedKey?: (type: 'RSA' | 'Ed25519') => { privateKey: string; publicKey: string } | undefined;
   /** A principal still replicating is PrincipalNotFound even when principalType is given (Azure does this at times). */
   strictReplication?: boolean;
 }
@@ -898,7 +900,8 @@ export class ArmHandlers {
     if (encryption !== 'RSA' && encryption !== 'Ed25519') {
       throw badRequest('InvalidParameter', `The value '${encryption}' of parameter encryptionType is invalid. Allowed values are RSA and Ed25519.`);
     }
-    const [pair] = await Promise.all([generateSshKeyPair(encryption, this.ctx.sshKeyBits), this.ctx.sleep(this.ctx.duration('generateKeyPair'))]);
+    const prepared = this.ctx.takePreparedKey?.(encryption);
+    const [pair] = await Promise.all([prepared ?? generateSshKeyPair(encryption, this.ctx.sshKeyBits), this.ctx.sleep(this.ctx.duration('generateKeyPair'))]);
     // Another generateKeyPair may have won while the key was being generated.
     if (typeof r.properties.publicKey === 'string' && r.properties.publicKey.length > 0) {
       throw new ArmError(409, 'OperationNotAllowed', `Public key already exists for the SSH public key resource '${name}'. Generating a new key pair is not allowed.`);
@@ -1236,7 +1239,7 @@ function wrap64(s: string): string {
   return lines.join('\r\n') + '\r\n';
 }
 
-async function generateSshKeyPair(type: 'RSA' | 'Ed25519', bits: number): Promise<{ privateKey: string; publicKey: string }> {
+export async function generateSshKeyPair(type: 'RSA' | 'Ed25519', bits: number): Promise<{ privateKey: string; publicKey: string }> {
   const pair = await new Promise<{ publicKey: string; privateKey: string }>((resolve, reject) => {
     const cb = (err: Error | null, publicKey: string, privateKey: string) => (err ? reject(err) : resolve({ publicKey, privateKey }));
     if (type === 'RSA') {

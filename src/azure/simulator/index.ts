@@ -29,7 +29,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { ArmError, ArmHandlers, DEFAULT_DURATIONS_MS, Durations } from './arm';
+import { ArmError, ArmHandlers, DEFAULT_DURATIONS_MS, Durations, generateSshKeyPair } from './arm';
 import { ensureSandboxCa, issueServerCertificate } from './ca';
 import {
   DEFAULT_SUBSCRIPTION_ID,
@@ -151,6 +151,12 @@ export interface ArmSimulator {
   state: SimStateData;
   requestLog: RequestLogEntry[];
   setFaults(f: FaultOptions | undefined): void;
+  /**
+   * Generates `count` RSA key pairs now, for later generateKeyPair calls (each used once; when they run
+   * out, keys are generated on demand again). Azure generates keys on its own servers: a benchmark
+   * prepares them beforehand so that this work does not compete with the bot for the machine's CPU.
+   */
+  prepareSshKeys(count: number): Promise<void>;
   setThrottle(t: ThrottleOptions | undefined): void;
   setLatency(opts: { timeScale?: number; durations?: Partial<Durations>; inlineLroMaxMs?: number }): void;
   setTimeScale(timeScale: number): void;
@@ -242,6 +248,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
           timers.add(t);
         });
 
+  const preparedKeys: { privateKey: string; publicKey: string }[] = [];
   const handlers = new ArmHandlers({
     data,
     now: () => Date.now(),
@@ -252,6 +259,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     sleep,
     changed,
     sshKeyBits: options.sshKeyBits ?? 2048,
+    takePreparedKey: (type) => (type === 'RSA' ? preparedKeys.shift() : undefined),
     strictReplication: options.strictReplication ?? false,
   });
 
@@ -504,6 +512,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     setThrottle(t) {
       throttle = t;
       buckets.clear();
+    },
+    async prepareSshKeys(count) {
+      for (let i = 0; i < count; i++) preparedKeys.push(await generateSshKeyPair('RSA', options.sshKeyBits ?? 2048));
     },
     setFaults(f) {
       faults = f;
