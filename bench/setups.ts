@@ -139,13 +139,16 @@ export async function runConcurrentSetups(opts: {
     const window = sim.requestLog.slice(logStart);
     const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
-    const t0 = Math.min(...manyDone.flatMap((r) => Object.values(r.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity))));
-    const rel = (iso?: string) => (iso ? round((Date.parse(iso) - t0) / 1000, 2) : NaN);
-    const timeline = (r: SetupRequest, base: number) => Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [st.startedAt ? round((Date.parse(st.startedAt) - base) / 1000, 2) : NaN, st.finishedAt ? round((Date.parse(st.finishedAt) - base) / 1000, 2) : NaN]]));
-    const singleT0 = Math.min(...Object.values(singleDone.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity)));
-    opts.log(`single setup steps: ${JSON.stringify(timeline(singleDone, singleT0))}`);
+    /** Seconds of each step's start and end after `base` (ms). */
+    const timeline = (r: SetupRequest, base: number): Record<string, [number, number]> => {
+      const rel = (iso?: string) => (iso ? round((Date.parse(iso) - base) / 1000, 2) : NaN);
+      return Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)]]));
+    };
+    const firstStart = (rs: SetupRequest[]) => Math.min(...rs.flatMap((r) => Object.values(r.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity))));
+    opts.log(`single setup steps: ${JSON.stringify(timeline(singleDone, firstStart([singleDone])))}`);
+    const t0 = firstStart(manyDone);
     const perSetup = manyDone.map((r) => {
-      const steps = Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)] as [number, number]]));
+      const steps = timeline(r, t0);
       const starts = Object.values(steps).map(([a]) => a).filter(Number.isFinite);
       const ends = Object.values(steps).map(([, b]) => b).filter(Number.isFinite);
       return { id: r.id, startS: Math.min(...starts), endS: Math.max(...ends), steps };

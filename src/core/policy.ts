@@ -42,7 +42,7 @@ export function expiryFor(policy: ApprovalPolicy, submittedAt: Date): string {
 }
 
 /** True when a pending request is past its expiry. */
-export function isOverdue(request: SetupRequest, now: Date): boolean {
+export function isOverdue(request: Pick<SetupRequest, 'state' | 'expiresAt'>, now: Date): boolean {
   return request.state === 'pendingApproval' && request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now.getTime();
 }
 

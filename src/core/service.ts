@@ -199,7 +199,7 @@ export class SetupService implements Workflow {
     const pending = await this.store.listSummaries({ states: ['pendingApproval'], limit: 10_000 });
     const expired: SetupRequest[] = [];
     for (const candidate of pending) {
-      if (candidate.expiresAt === undefined || Date.parse(candidate.expiresAt) > this.clock.now().getTime()) continue;
+      if (!isOverdue(candidate, this.clock.now())) continue;
       try {
         const res = await updateWithRetry(this.store, candidate.id, (cur) =>
           isOverdue(cur, this.clock.now()) ? { request: transition(cur, 'expired', this.clock), result: undefined } : undefined,
