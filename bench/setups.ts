@@ -35,16 +35,15 @@ export interface ConcurrentSetupsResult {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
 
+/** Epoch ms of the first step start over all the requests (Infinity when none started). */
+function firstStart(requests: SetupRequest[]): number {
+  return Math.min(...requests.flatMap((r) => Object.values(r.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity))));
+}
+
 /** Seconds from the first step's start to the last step's end, over all the requests. */
 function makespanS(requests: SetupRequest[]): number {
-  let start = Infinity;
-  let end = -Infinity;
-  for (const r of requests) {
-    for (const s of Object.values(r.steps)) {
-      if (s.startedAt) start = Math.min(start, Date.parse(s.startedAt));
-      if (s.finishedAt) end = Math.max(end, Date.parse(s.finishedAt));
-    }
-  }
+  const start = firstStart(requests);
+  const end = Math.max(...requests.flatMap((r) => Object.values(r.steps).map((st) => (st.finishedAt ? Date.parse(st.finishedAt) : -Infinity))));
   return Number.isFinite(start) && Number.isFinite(end) ? (end - start) / 1000 : NaN;
 }
 
@@ -144,7 +143,6 @@ export async function runConcurrentSetups(opts: {
       const rel = (iso?: string) => (iso ? round((Date.parse(iso) - base) / 1000, 2) : NaN);
       return Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)]]));
     };
-    const firstStart = (rs: SetupRequest[]) => Math.min(...rs.flatMap((r) => Object.values(r.steps).map((st) => (st.startedAt ? Date.parse(st.startedAt) : Infinity))));
     opts.log(`single setup steps: ${JSON.stringify(timeline(singleDone, firstStart([singleDone])))}`);
     const t0 = firstStart(manyDone);
     const perSetup = manyDone.map((r) => {

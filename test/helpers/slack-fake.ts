@@ -495,3 +495,26 @@ export function buttonWhere(blocks: any[], test: (payload: any, button: any) => 
   if (!found) throw new Error(`no such button in ${JSON.stringify(blocks).slice(0, 400)}`);
   return found;
 }
+
+/** The parts of a Slack integration a test server needs (see `createSlackAdapter`). */
+interface ServableSlack {
+  handleRequest(req: http.IncomingMessage, res: http.ServerResponse, logic?: (context: any) => Promise<void>): void;
+  adapter: { idle(): Promise<void> };
+}
+
+/**
+ * Serves a Slack integration's endpoint on a loopback port, as the bot's HTTP server does.
+ * `close()` waits for the turns still running, then closes the server.
+ */
+export async function serveSlack(slack: ServableSlack, logic: (context: any) => Promise<void>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => slack.handleRequest(req, res, logic));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`,
+    async close() {
+      await slack.adapter.idle();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -3,8 +3,6 @@
  * The Slack adapter end to end over HTTP: signed requests into Bolt's receiver, a small bot, and a
  * fake Slack Web API that records what the real WebClient sends.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CardFactory, TurnContext, type ConversationReference } from 'botbuilder';
 import { createSlackAdapter, type SlackIntegration, type SlackLogger } from '../../src/bot/slack';
 import {
@@ -17,6 +15,7 @@ import {
   findButton,
   mrkdwnTexts,
   postToSlackEndpoint,
+  serveSlack,
   slashCommandBody,
   startSlackFake,
   viewSubmissionBody,
@@ -38,7 +37,7 @@ interface LogLine {
 let fake: SlackFake;
 let slack: SlackIntegration;
 let bot: EchoBot;
-let server: http.Server;
+let served: { url: string; close(): Promise<void> };
 let url: string;
 const logs: LogLine[] = [];
 
@@ -52,15 +51,12 @@ const logger: SlackLogger = {
 beforeAll(async () => {
   fake = await startSlackFake();
   slack = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0 });
-  server = http.createServer((req, res) => slack.handleRequest(req, res, (ctx) => bot.run(ctx)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  served = await serveSlack(slack, (ctx) => bot.run(ctx));
+  url = served.url;
 });
 
 afterAll(async () => {
-  await slack.adapter.idle();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await served.close();
   await fake.close();
 });
 
@@ -531,21 +527,18 @@ describe('proactive messages', () => {
 
 describe('a bot slower than Slack\'s 3 seconds', () => {
   let slow: SlackIntegration;
-  let slowServer: http.Server;
+  let slowServer: { url: string; close(): Promise<void> };
   let slowUrl: string;
 
   beforeAll(async () => {
     // A short ack window stands in for a slow Azure call; the gate below makes the order certain.
     slow = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, ackDeadlineMs: 30 });
-    slowServer = http.createServer((req, res) => slow.handleRequest(req, res, (ctx) => bot.run(ctx)));
-    await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', resolve));
-    slowUrl = `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}/slack/events`;
+    slowServer = await serveSlack(slow, (ctx) => bot.run(ctx));
+    slowUrl = slowServer.url;
   });
 
   afterAll(async () => {
-    await slow.adapter.idle();
-    slowServer.closeAllConnections();
-    await new Promise<void>((resolve) => slowServer.close(() => resolve()));
+    await slowServer.close();
   });
 
   async function submitWhileBlocked(name: string) {

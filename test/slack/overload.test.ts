@@ -3,11 +3,9 @@
  * Overload: turns wait in a bounded line after their ack. When the line is full, a command or click is
  * still acked at once (Slack's 3 s rule), nothing runs, and the person is told the bot is busy.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createSlackAdapter, type SlackIntegration, type SlackLogger } from '../../src/bot/slack';
 import { BUSY_TEXT } from '../../src/bot/slack/adapter';
-import { FAKE_BOT_TOKEN, blockActionsBody, findButton, postToSlackEndpoint, slashCommandBody, startSlackFake, type SlackFake } from '../helpers/slack-fake';
+import { FAKE_BOT_TOKEN, blockActionsBody, findButton, postToSlackEndpoint, serveSlack, slashCommandBody, startSlackFake, type SlackFake } from '../helpers/slack-fake';
 import { EchoBot } from './echo-bot';
 
 const SECRET = 'slack-signing-secret-for-tests';
@@ -17,7 +15,7 @@ const BOB = { id: 'U0BOB', name: 'bob' };
 let fake: SlackFake;
 let slack: SlackIntegration;
 let bot: EchoBot;
-let server: http.Server;
+let served: { url: string; close(): Promise<void> };
 let url: string;
 const logs: { level: string; msg?: string }[] = [];
 const logger: SlackLogger = {
@@ -31,15 +29,12 @@ beforeAll(async () => {
   fake = await startSlackFake();
   // One turn at a time and one waiting: the third delivery finds the line full.
   slack = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxConcurrentTurns: 1, maxQueuedTurns: 1 });
-  server = http.createServer((req, res) => slack.handleRequest(req, res, (ctx) => bot.run(ctx)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  served = await serveSlack(slack, (ctx) => bot.run(ctx));
+  url = served.url;
 });
 
 afterAll(async () => {
-  await slack.adapter.idle();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await served.close();
   await fake.close();
 });
 
@@ -119,14 +114,11 @@ it('turns start no faster than the per-second cap, and every command within the 
   const capped = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxTurnsPerSecond: 10, maxQueuedTurns: 10 });
   const started: number[] = [];
   const echo = new EchoBot();
-  const srv = http.createServer((req, res) =>
-    capped.handleRequest(req, res, (ctx) => {
-      started.push(Date.now());
-      return echo.run(ctx);
-    }),
-  );
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const cappedUrl = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/slack/events`;
+  const cappedServer = await serveSlack(capped, (ctx) => {
+    started.push(Date.now());
+    return echo.run(ctx);
+  });
+  const cappedUrl = cappedServer.url;
   try {
     const acks = await Promise.all([1, 2, 3, 4, 5].map((i) => postToSlackEndpoint(cappedUrl, command(`echo ${i}`), { secret: SECRET })));
     expect(acks.map((a) => a.text)).toEqual(['', '', '', '', '']);
@@ -135,7 +127,6 @@ it('turns start no faster than the per-second cap, and every command within the 
     // 10 per second: five turns take at least 400 ms from the first start to the last.
     expect(started[4] - started[0]).toBeGreaterThanOrEqual(390);
   } finally {
-    srv.closeAllConnections();
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    await cappedServer.close();
   }
 });

@@ -226,7 +226,7 @@ export class SlackAdapter extends BotAdapter {
     this.maxQueuedTurns = opts.maxQueuedTurns ?? 50;
   }
 
-  /** Turns waiting in line and running now (for readiness and tests). */
+  /** Turns waiting in line and running now, and deliveries turned away so far (tests, diagnostics). */
   get load(): { queued: number; running: number; shed: number } {
     return { queued: this.turns.size, running: this.turns.pending, shed: this.shedCount };
   }
