@@ -121,17 +121,31 @@ function assertCreatedBy(env: StepEnv, what: string, owner: string | undefined):
 
 /**
  * Registration state is per subscription, and concurrent setups in one subscription all ask for the same
- * five namespaces at the same moment: callers share the read already in flight (never a stored answer).
+ * five namespaces at the same moment: callers share the read already in flight. A namespace seen
+ * Registered is trusted for REGISTERED_TRUST_MS by steps whose plan found it registered (Azure refuses to
+ * unregister a provider that still has resources, so it practically stays registered): a burst of setups
+ * reads each namespace once, and one throttled read no longer holds up every setup waiting on it.
  */
-const providerReads = new WeakMap<object, Map<string, Promise<string>>>();
+const providerReads = new WeakMap<object, { inFlight: Map<string, Promise<string>>; registeredAt: Map<string, number> }>();
+export const REGISTERED_TRUST_MS = 10 * 60_000;
 
-function sharedProviderRead(c: StepEnv['c'], ns: string): Promise<string> {
-  let inFlight = providerReads.get(c.resources);
-  if (!inFlight) providerReads.set(c.resources, (inFlight = new Map()));
+function providerMemo(c: StepEnv['c']): { inFlight: Map<string, Promise<string>>; registeredAt: Map<string, number> } {
+  let memo = providerReads.get(c.resources);
+  if (!memo) providerReads.set(c.resources, (memo = { inFlight: new Map(), registeredAt: new Map() }));
+  return memo;
+}
+
+function sharedProviderRead(env: StepEnv, ns: string): Promise<string> {
+  const { inFlight, registeredAt } = providerMemo(env.c);
   const key = ns.toLowerCase();
   const existing = inFlight.get(key);
   if (existing) return existing;
-  const read = c.resources.providers.get(ns).then((p) => p.registrationState ?? 'Unknown');
+  const read = env.c.resources.providers.get(ns).then((p) => {
+    const state = p.registrationState ?? 'Unknown';
+    if (state === 'Registered') registeredAt.set(key, env.ctx.opts.clock.now().getTime());
+    else registeredAt.delete(key);
+    return state;
+  });
   inFlight.set(key, read);
   const done = (): void => {
     if (inFlight.get(key) === read) inFlight.delete(key);
@@ -140,12 +154,30 @@ function sharedProviderRead(c: StepEnv['c'], ns: string): Promise<string> {
   return read;
 }
 
+/** True when this process saw `ns` Registered in this subscription less than REGISTERED_TRUST_MS ago. */
+function recentlyRegistered(env: StepEnv, ns: string): boolean {
+  const at = providerMemo(env.c).registeredAt.get(ns.toLowerCase());
+  return at !== undefined && env.ctx.opts.clock.now().getTime() - at < REGISTERED_TRUST_MS;
+}
+
 async function registerProvider(env: StepEnv): Promise<StepResult> {
   const ns = str(env.p.namespace);
   const { c, ctx } = env;
-  const read = () => sharedProviderRead(c, ns);
+  const read = () => sharedProviderRead(env, ns);
+  if (env.step.action === 'delete') return { output: { namespace: ns } };
+  if (env.step.action === 'reuse' && recentlyRegistered(env, ns)) return { output: { namespace: ns, registrationState: 'Registered' } };
   let state = await read();
-  if (env.step.action === 'delete' || env.step.action === 'reuse' || state === 'Registered') return { output: { namespace: ns, registrationState: state } };
+  if (state === 'Registered') return { output: { namespace: ns, registrationState: state } };
+  if (env.step.action === 'reuse' && state !== 'Registering') {
+    // The plan found it registered and the approver approved no registration: say so instead of letting
+    // the next PUT fail with MissingSubscriptionRegistration.
+    throw ownFailure(
+      env.step.title,
+      'ProviderNoLongerRegistered',
+      `${ns} was registered when the plan was made and is now ${state}.`,
+      `Register it ("az provider register --namespace ${ns}") and retry the request, or start a new setup: its plan will register it.`,
+    );
+  }
   if (state !== 'Registering') {
     const r = await c.resources.providers.register(ns);
     state = r.registrationState ?? 'Registering';

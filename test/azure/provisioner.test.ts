@@ -226,6 +226,54 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     expect(retried.state).toBe('succeeded');
   });
 
+  it('setups in one subscription read each registered provider once; a provider unregistered since the plan fails its step with a clear remediation', async () => {
+    const providerReads = (from: number) =>
+      h.sim.requestLog.slice(from).filter((e) => e.method === 'GET' && /\/providers\/Microsoft\.[A-Za-z]+$/.test(e.path) && !e.path.includes('/resourceGroups/')).length;
+    // Three approved setups (their plans read the providers) run together: the steps read each namespace at most once.
+    // (Earlier tests registered the two the default subscription starts without.)
+    for (const ns of ['Microsoft.ContainerRegistry', 'Microsoft.ManagedIdentity']) h.sim.setProviderState(ns, 'Registered');
+    const reqs = [];
+    // Each from its own name sequence: plans made before any of them ran would otherwise all propose the same free names.
+    for (const [i, name] of ['rg-burst-a', 'rg-burst-b', 'rg-burst-c'].entries()) reqs.push(await h.submitApproved(h.newResourceGroup(name), {}, h.provisioner({ random: counterRandom(100 * (i + 1)) })));
+    for (const r of reqs) expect(r.plan!.steps.filter((s) => s.kind === 'registerProvider').every((s) => s.action === 'reuse')).toBe(true);
+    const before = h.sim.requestLog.length;
+    await h.runner().drain();
+    for (const r of reqs) expect(Object.entries((await h.store.get(r.id))!.steps).filter(([, st]) => st.status !== 'done')).toEqual([]);
+    expect(providerReads(before)).toBeLessThanOrEqual(5);
+    // A fourth right after: no provider read at all.
+    const next = await h.submitApproved(h.newResourceGroup('rg-burst-d'));
+    const beforeNext = h.sim.requestLog.length;
+    await h.runner().drain();
+    expect((await h.store.get(next.id))!.state).toBe('succeeded');
+    expect(providerReads(beforeNext)).toBe(0);
+
+    // Eleven minutes later the trust has lapsed: the step reads again, and finds the provider unregistered
+    // since the plan. It fails before any resource is written instead of meeting MissingSubscriptionRegistration.
+    const later = { now: () => new Date(Date.now() + 11 * 60_000) };
+    const p = h.provisioner({ clock: later });
+    const target = h.newResourceGroup('rg-unregistered');
+    const req = await h.submitApproved(target, {}, p);
+    h.sim.setProviderState('Microsoft.Storage', 'NotRegistered');
+    try {
+      await h.runner(p).drain();
+      const failed = (await h.store.get(req.id))!;
+      expect(failed.state).toBe('failed');
+      expect(failed.steps['provider:Microsoft.Storage'].error).toMatchObject({
+        code: 'ProviderNoLongerRegistered',
+        message: expect.stringContaining('Microsoft.Storage was registered when the plan was made and is now NotRegistered'),
+        remediation: expect.stringContaining('az provider register --namespace Microsoft.Storage'),
+      });
+      expect(inventory(h.sim, target.resourceGroup).storageAccounts ?? []).toEqual([]);
+      // Registered again by an admin: retry finishes the request.
+      h.sim.setProviderState('Microsoft.Storage', 'Registered');
+      await h.service.retry(req.id, requesterActor);
+      await h.runner(p).drain();
+      expect((await h.store.get(req.id))!.state).toBe('succeeded');
+    } finally {
+      h.sim.setProviderState('Microsoft.Storage', 'Registered');
+    }
+  });
+
   it('a global name taken after approval fails the step with the ARM code (from the LRO or the response) and a remediation', async () => {
     const target = h.newResourceGroup('rg-race');
     const req = await h.submitApproved(target);
