@@ -56,7 +56,7 @@ describe('SQLite store', () => {
     opened.push(again);
     const raw = new Database(nested, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
       raw.close();
@@ -75,13 +75,57 @@ describe('SQLite store', () => {
     await before.create(rawRequest('HW-1001', { target: target('rg-old') }));
     const raw = new Database(file, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const plan = raw.prepare('EXPLAIN QUERY PLAN SELECT id FROM requests ORDER BY created_at DESC, rowid DESC LIMIT 10').all() as { detail: string }[];
       expect(plan.map((p) => p.detail).join(' ')).toContain('requests_created');
     } finally {
       raw.close();
     }
     expect((await before.list({ limit: 10 })).map((r) => r.id)).toEqual(['HW-1001']);
+  });
+
+  it('migration 3 copies requester and expiry into columns; rows an older release writes later are still listed right', async () => {
+    const file = join(dir, 'v2.sqlite');
+    const v2 = new Database(file);
+    v2.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of MIGRATIONS.slice(0, 2)) {
+      v2.exec(m.sql);
+      v2.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.description, new Date().toISOString());
+    }
+    // How the release before wrote a request (no summary columns).
+    const insertOld = (db: Database.Database, r: ReturnType<typeof rawRequest>) =>
+      db
+        .prepare(
+          `INSERT INTO requests (id, kind, parent_id, state, subscription_id, resource_group, lock_key, created_at, updated_at, version, body)
+           VALUES (?, ?, NULL, ?, ?, ?, NULL, ?, ?, 1, ?)`,
+        )
+        .run(r.id, r.kind, r.state, r.target.subscriptionId, r.target.resourceGroup, r.createdAt, r.updatedAt, JSON.stringify({ ...r, version: 1 }));
+    insertOld(v2, rawRequest('HW-1001', { state: 'failed', createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-04T00:00:00.000Z' }));
+    v2.close();
+
+    const s = openSqliteStore(file);
+    opened.push(s);
+    const raw = new Database(file);
+    try {
+      expect(raw.prepare("SELECT requester_platform, requester_name, expires_at FROM requests WHERE id = 'HW-1001'").get()).toEqual({
+        requester_platform: 'teams',
+        requester_name: expect.any(String),
+        expires_at: '2026-01-04T00:00:00.000Z',
+      });
+      // An instance still on the release before writes a row after the migration: its columns stay empty.
+      insertOld(raw, rawRequest('HW-1002', { state: 'failed', createdAt: '2026-01-02T00:00:00.000Z', target: target('rg-b'), expiresAt: '2026-01-06T00:00:00.000Z' }));
+    } finally {
+      raw.close();
+    }
+    await s.create(rawRequest('HW-1003', { createdAt: '2026-01-03T00:00:00.000Z', target: target('rg-c') }));
+    const full = await s.list();
+    const summaries = await s.listSummaries();
+    expect(summaries.map((x) => x.id)).toEqual(['HW-1003', 'HW-1002', 'HW-1001']);
+    summaries.forEach((sum, i) => {
+      expect(sum.requester).toEqual({ platform: full[i].requester.platform, displayName: full[i].requester.displayName });
+      expect(sum.expiresAt).toBe(full[i].expiresAt);
+    });
+    expect(summaries[1].expiresAt).toBe('2026-01-06T00:00:00.000Z');
   });
 
   it('hands out readable, increasing ids shared by every connection', async () => {

@@ -122,8 +122,10 @@ export class SqliteStore implements Store {
       this.assertLockFree(stored);
       this.statements
         .prepare(
-          `INSERT INTO requests (id, kind, parent_id, state, subscription_id, resource_group, lock_key, created_at, updated_at, version, body)
-           VALUES (@id, @kind, @parent_id, @state, @subscription_id, @resource_group, @lock_key, @created_at, @updated_at, @version, @body)`,
+          `INSERT INTO requests (id, kind, parent_id, state, subscription_id, resource_group, lock_key, created_at, updated_at, version, body,
+             requester_platform, requester_name, expires_at)
+           VALUES (@id, @kind, @parent_id, @state, @subscription_id, @resource_group, @lock_key, @created_at, @updated_at, @version, @body,
+             @requester_platform, @requester_name, @expires_at)`,
         )
         .run(this.row(stored));
     }).immediate();
@@ -143,11 +145,13 @@ export class SqliteStore implements Store {
 
   async listSummaries(query: RequestQuery = {}): Promise<RequestSummary[]> {
     const { clause, params } = this.selection(query);
-    // json_extract reads three fields inside SQLite instead of parsing whole requests in JavaScript.
+    // Columns only (migration 3). A row whose requester_platform is NULL was written by a release before it
+    // (another instance during a rolling upgrade): its fields come from the body.
+    const col = (column: string, path: string) => `CASE WHEN requester_platform IS NULL THEN json_extract(body, '${path}') ELSE ${column} END AS ${column}`;
     const sql =
       'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
-      "json_extract(body, '$.requester.platform') AS requester_platform, json_extract(body, '$.requester.displayName') AS requester_name, " +
-      `json_extract(body, '$.expiresAt') AS expires_at FROM requests ${clause}`;
+      `${col('requester_platform', '$.requester.platform')}, ${col('requester_name', '$.requester.displayName')}, ${col('expires_at', '$.expiresAt')} ` +
+      `FROM requests ${clause}`;
     return this.statements
       .prepare<[Record<string, unknown>], SummaryRow>(sql)
       .all(params)
@@ -203,7 +207,8 @@ export class SqliteStore implements Store {
       const res = this.statements
         .prepare(
           `UPDATE requests SET kind = @kind, parent_id = @parent_id, state = @state, subscription_id = @subscription_id,
-             resource_group = @resource_group, lock_key = @lock_key, updated_at = @updated_at, version = @version, body = @body
+             resource_group = @resource_group, lock_key = @lock_key, updated_at = @updated_at, version = @version, body = @body,
+             requester_platform = @requester_platform, requester_name = @requester_name, expires_at = @expires_at
            WHERE id = @id AND version = @expected`,
         )
         .run({ ...row, expected: request.version });
@@ -291,6 +296,9 @@ export class SqliteStore implements Store {
       updated_at: r.updatedAt,
       version: r.version,
       body: JSON.stringify(r),
+      requester_platform: r.requester.platform,
+      requester_name: r.requester.displayName,
+      expires_at: r.expiresAt ?? null,
     };
   }
 }
