@@ -115,10 +115,12 @@ export const SCENARIOS: Scenario[] = [
 export async function runLatency(
   targets: LatencyTargets,
   ctx: ScenarioContext,
-  opts: { durationS: number; warmupS: number; concurrencies: number[]; log: (s: string) => void },
+  opts: { durationS: number; warmupS: number; concurrencies: number[]; log: (s: string) => void; only?: string[] },
 ): Promise<ScenarioResult[]> {
   const out: ScenarioResult[] = [];
+  const only = (opts.only ?? []).map((x) => x.toLowerCase());
   for (const sc of SCENARIOS) {
+    if (only.length > 0 && !only.some((x) => sc.name.toLowerCase().includes(x))) continue;
     const base = sc.baseline === 'echo' ? targets.echo : targets.bolt;
     const factory = sc.request(ctx);
     if (opts.warmupS > 0) {

@@ -5,7 +5,8 @@
  *
  * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
  * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
- * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups).
+ * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups), BENCH_SCENARIOS (comma list:
+ * only the latency scenarios whose name contains one of them, e.g. "teams message,slack button").
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
         slackStats: () => slackApi.stats(),
         slackApprove: (requestId, planHash) => ({ actionId: 'hw:0', value: encodeButtonValue({ k: 'execute', v: 'approve', d: { requestId, planHash } }) }),
       },
-      { durationS, warmupS, concurrencies, log },
+      { durationS, warmupS, concurrencies, log, only: (process.env.BENCH_SCENARIOS ?? "").split(",").map((x) => x.trim()).filter(Boolean) },
     );
     const after = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
     for (const c of [bot, echo, bolt]) {
