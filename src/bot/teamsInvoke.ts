@@ -5,7 +5,7 @@
  * a line telling them what happened (or why nothing did).
  */
 import type { AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, TurnContext } from 'botbuilder';
-import { isBotError } from '../core/errors';
+import { isBotError, requestOfRefusal } from '../core/errors';
 import { sameActor } from '../core/policy';
 import type { Clock, Logger, Workflow } from '../core/ports';
 import type { Actor, SetupRequest } from '../core/types';
@@ -67,7 +67,8 @@ export class CardActionHandler {
   }
 
   private async refusal(id: string, actor: Actor, err: unknown): Promise<AdaptiveCardInvokeResponse> {
-    const current = await this.deps.workflow.get(id).catch(() => undefined);
+    // The request the refusal was decided on (no second read), else the stored one.
+    const current = requestOfRefusal(err) ?? (await this.deps.workflow.get(id).catch(() => undefined));
     if (!current?.plan) return message(200, isBotError(err) ? err.message : `There is no request ${id}.`);
     if (isBotError(err) && REFUSALS.has(err.code)) {
       return card(this.renderApproval(current, actor, `${err.message} Nothing was changed.`, 'warning'));

@@ -1,3 +1,5 @@
+import type { SetupRequest } from './types';
+
 /** Every error the core raises has a string code; adapters map codes to user-safe messages. */
 export type ErrorCode =
   | 'ILLEGAL_TRANSITION'
@@ -36,4 +38,16 @@ export class BotError extends Error {
 /** True when `err` is a BotError with the given code (or any code when omitted). */
 export function isBotError(err: unknown, code?: ErrorCode): err is BotError {
   return err instanceof BotError && (code === undefined || err.code === code);
+}
+
+const decidedOn = new WeakMap<BotError, SetupRequest>();
+
+/** Remembers the stored request a refusal was decided on (kept off the error's own fields, so logs never carry it). */
+export function refusedOn(err: unknown, request: SetupRequest): void {
+  if (err instanceof BotError) decidedOn.set(err, request);
+}
+
+/** The stored request a refusal was decided on, when the core recorded it: a card can show it without reading again. */
+export function requestOfRefusal(err: unknown): SetupRequest | undefined {
+  return err instanceof BotError ? decidedOn.get(err) : undefined;
 }

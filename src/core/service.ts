@@ -1,5 +1,5 @@
 import { updateWithRetry } from './cas';
-import { BotError } from './errors';
+import { BotError, refusedOn } from './errors';
 import { assertAcyclic, computePlanHash } from './plan';
 import {
   assertApprover,
@@ -276,10 +276,21 @@ export class SetupService implements Workflow {
   }
 
   private async mutate(id: string, actor: Actor, decideFn: (cur: SetupRequest) => { request: SetupRequest; result: Effect }): Promise<SetupRequest> {
-    const { request, result } = await updateWithRetry(this.store, id, decideFn);
+    let seen: SetupRequest | undefined;
+    let outcome: Awaited<ReturnType<typeof updateWithRetry<Effect>>>;
+    try {
+      outcome = await updateWithRetry(this.store, id, (cur) => decideFn((seen = cur)));
+    } catch (err) {
+      if (seen) refusedOn(err, seen);
+      throw err;
+    }
+    const { request, result } = outcome;
     if (result) {
       await this.record(request, actor, result);
-      if (result.refuse) throw result.refuse;
+      if (result.refuse) {
+        refusedOn(result.refuse, request);
+        throw result.refuse;
+      }
     }
     return request;
   }

@@ -241,7 +241,7 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     for (const r of reqs) expect(Object.entries((await h.store.get(r.id))!.steps).filter(([, st]) => st.status !== 'done')).toEqual([]);
     expect(providerReads(before)).toBeLessThanOrEqual(5);
     // A fourth right after: no provider read at all.
-    const next = await h.submitApproved(h.newResourceGroup('rg-burst-d'));
+    const next = await h.submitApproved(h.newResourceGroup('rg-burst-d'), {}, h.provisioner({ random: counterRandom(400) }));
     const beforeNext = h.sim.requestLog.length;
     await h.runner().drain();
     expect((await h.store.get(next.id))!.state).toBe('succeeded');
@@ -250,7 +250,7 @@ describe('AzureProvisioner against the ARM simulator (real SDK clients over HTTP
     // Eleven minutes later the trust has lapsed: the step reads again, and finds the provider unregistered
     // since the plan. It fails before any resource is written instead of meeting MissingSubscriptionRegistration.
     const later = { now: () => new Date(Date.now() + 11 * 60_000) };
-    const p = h.provisioner({ clock: later });
+    const p = h.provisioner({ clock: later, random: counterRandom(600) });
     const target = h.newResourceGroup('rg-unregistered');
     const req = await h.submitApproved(target, {}, p);
     h.sim.setProviderState('Microsoft.Storage', 'NotRegistered');
