@@ -211,6 +211,8 @@ async function main(): Promise<void> {
       rows.push({ metric: `↳ the same without injected faults (reference: what concurrency alone costs)`, value: fmtS(nf.manyMakespanS), baseline: `one setup ${fmtS(nf.singleMakespanS)}`, ratio: fmtRatio(nf.ratio) });
       rows.push({ metric: 'Failed setups', value: `${setups.failed + nf.failed} of ${2 * setups.count + 2}${setups.failures.length ? ` (${setups.failures[0]})` : ''}`, target: '0', met: setups.failed + nf.failed === 0 });
       rows.push({ metric: 'Throttled ARM requests (429) during the concurrent run', value: String(setups.throttled) });
+      // ARM's own limits (token buckets per subscription: reads 250 + 25/s, writes 200 + 10/s): would the burst be throttled for real?
+      rows.push({ metric: 'ARM requests during the concurrent run: reads / writes', value: `${setups.armReads} / ${setups.armWrites}`, baseline: "ARM's subscription buckets: 250 reads, 200 writes" });
     }
     await bot.stop();
   } finally {

@@ -27,6 +27,9 @@ export interface ConcurrentSetupsResult {
   succeeded: number;
   throttled: number;
   armRequests: number;
+  /** Reads (GET, HEAD) and writes (PUT, POST, PATCH, DELETE) in the concurrent run, against ARM's subscription buckets. */
+  armReads: number;
+  armWrites: number;
   faults: { rate429: number; retryAfterSeconds: number };
   /** Per setup of the concurrent run: seconds from the run's first step start to its own first step start and to its last step end. */
   perSetup: { id: string; startS: number; endS: number; steps: Record<string, [number, number]> }[];
@@ -175,6 +178,8 @@ export async function runConcurrentSetups(opts: {
       succeeded: manyDone.length + 1 - failed,
       throttled: window.filter((e) => e.fault === '429').length,
       armRequests: window.length,
+      armReads: window.filter((e) => e.method === 'GET' || e.method === 'HEAD').length,
+      armWrites: window.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').length,
       faults,
       perSetup,
       note:
