@@ -79,6 +79,9 @@ export async function createSlackAdapter(config: SlackConfig): Promise<SlackInte
     token: config.botToken,
     receiver,
     logger,
+    // Bolt's conversation store is not used (bot state lives in the shared store); its default in-memory
+    // store would look up, and fail to find, a conversation on every request, building an Error each time.
+    convoStore: false,
     deferInitialization: true,
     clientOptions: {
       ...(slackApiUrl ? { slackApiUrl } : {}),
