@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   const common = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, TMPDIR: process.env.TMPDIR };
   // Profiling hook: BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the profile is written when the bot stops).
   const botNodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The same for the two baselines (BENCH_BASELINE_NODE_ARGS), to compare profiles.
+  const baselineNodeArgs = (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const botEnv: NodeJS.ProcessEnv = {
     ...common,
     PORT: String(ports.bot),
@@ -116,11 +118,11 @@ async function main(): Promise<void> {
     const bot = Object.assign(await startTsChild({ name: 'bot', entry: 'src/index.ts', env: botEnv, nodeArgs: botNodeArgs, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
     children.push(bot);
     log(`bot ready in ${Math.round(bot.readyMs)} ms; starting the botbuilder echo baseline…`);
-    const echo = Object.assign(await startTsChild({ name: 'botbuilder echo bot', entry: 'bench/baselines/echo-bot.ts', env: { ...common, PORT: String(ports.echo) }, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
+    const echo = Object.assign(await startTsChild({ name: 'botbuilder echo bot', entry: 'bench/baselines/echo-bot.ts', env: { ...common, PORT: String(ports.echo) }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
     children.push(echo);
     log(`echo bot ready in ${Math.round(echo.readyMs)} ms; starting the Bolt baseline…`);
     const bolt = Object.assign(
-      await startTsChild({ name: 'Bolt ack app', entry: 'bench/baselines/bolt-ack.ts', env: { ...common, PORT: String(ports.bolt), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slackApi.url }, readyUrl: `http://127.0.0.1:${ports.bolt}/readyz` }),
+      await startTsChild({ name: 'Bolt ack app', entry: 'bench/baselines/bolt-ack.ts', env: { ...common, PORT: String(ports.bolt), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slackApi.url }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.bolt}/readyz` }),
       { url: `http://127.0.0.1:${ports.bolt}` },
     );
     children.push(bolt);
