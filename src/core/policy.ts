@@ -46,12 +46,16 @@ export function isOverdue(request: Pick<SetupRequest, 'state' | 'expiresAt'>, no
   return request.state === 'pendingApproval' && request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now.getTime();
 }
 
-/** Approvals that count for the current plan: one per distinct approver, bound to the current hash. */
-export function countedApprovals(request: SetupRequest): ApprovalRecord[] {
+/**
+ * Approvals that count for the current plan: one per distinct approver, bound to the current hash. With a
+ * policy, only people still in its approver list count (someone removed while the request waited does not).
+ */
+export function countedApprovals(request: SetupRequest, policy?: ApprovalPolicy): ApprovalRecord[] {
   const hash = request.plan?.hash;
   const seen = new Set<string>();
   return request.approvals.filter((a) => {
     if (a.decision !== 'approve' || a.planHash !== hash) return false;
+    if (policy && !isApprover(policy, a.actor)) return false;
     const key = actorKey(a.actor);
     if (seen.has(key)) return false;
     seen.add(key);
@@ -132,7 +136,7 @@ export function decideApprove(request: SetupRequest, actor: Actor, planHash: str
   if (expired) return expired;
   const record: ApprovalRecord = { actor, decision: 'approve', planHash, at: clock.now().toISOString() };
   let next: SetupRequest = { ...request, approvals: [...request.approvals, record], updatedAt: record.at };
-  const approved = countedApprovals(next).length >= Math.max(1, policy.requiredApprovals);
+  const approved = countedApprovals(next, policy).length >= Math.max(1, policy.requiredApprovals);
   if (approved) next = transition(next, 'approved', clock);
   return { kind: 'recorded', request: next, approved, rejected: false };
 }

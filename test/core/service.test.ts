@@ -144,6 +144,18 @@ describe('SetupService', () => {
     await expectCode(svc.approve(req.id, carol, hash), 'NOT_PENDING');
   });
 
+  it('an approval by someone no longer in the approver list does not count toward N-of-M', async () => {
+    const before = make({ requiredApprovals: 2 });
+    const req = await submitted(before);
+    const hash = req.plan!.hash;
+    expect((await before.approve(req.id, alice, hash)).state).toBe('pendingApproval');
+    // Alice leaves the approver list (HOPSWORKS_APPROVERS changed, bot restarted) while the request waits.
+    const after = make({ requiredApprovals: 2, approvers: APPROVERS.filter((a) => a.toLowerCase() !== alice.upn!.toLowerCase() && a !== alice.userId) });
+    expect(after.isApprover(alice)).toBe(false);
+    expect((await after.approve(req.id, bob, hash)).state).toBe('pendingApproval');
+    expect((await after.approve(req.id, carol, hash)).state).toBe('approved');
+  });
+
   it('a rejection needs a reason; one rejection by an approver rejects', async () => {
     const svc = make({ requiredApprovals: 2 });
     const req = await submitted(svc);
