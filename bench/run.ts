@@ -5,7 +5,8 @@
  *
  * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
  * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
- * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups), BENCH_SCENARIOS (comma list:
+ * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups), BENCH_CONCURRENCIES (1,50),
+ * BENCH_SCENARIOS (comma list:
  * only the latency scenarios whose name contains one of them, e.g. "teams message,slack button").
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   const warmupS = num('BENCH_WARMUP_S', 2);
   const concurrentSetups = num('BENCH_CONCURRENT_SETUPS', 20);
   const timeScale = num('BENCH_TIME_SCALE', 0.05);
-  const concurrencies = [1, 50];
+  const concurrencies = (process.env.BENCH_CONCURRENCIES ?? "1,50").split(",").map(Number).filter((n) => n > 0);
   const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').map((x) => x.trim()).filter(Boolean));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'hopsworks-bench-'));
   const cpus = os.cpus();
