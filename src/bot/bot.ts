@@ -231,7 +231,7 @@ export class HopsworksBot extends TeamsActivityHandler {
     const request = await this.deps.workflow.get(id);
     if (!request) throw new BotError('NOT_FOUND', `There is no request ${id}. Type status to list recent requests.`);
     const audit = await this.deps.workflow.audit(id);
-    await this.reply(context, statusDetailCard(request, audit, now, this.deps.config?.requiredApprovals ?? 1));
+    await this.reply(context, statusDetailCard(request, audit, now, this.deps.config?.requiredApprovals ?? 1, (a) => this.deps.workflow.isApprover(a)));
   }
 
   private async registerAdminChannel(context: TurnContext): Promise<void> {

@@ -9,7 +9,7 @@ import { CardFactory, type Attachment } from 'botbuilder';
 import { countedApprovals } from '../core/policy';
 import { shortHash, topologicalOrder } from '../core/plan';
 import type { ResourceGroupInfo, SubscriptionInfo } from '../core/ports';
-import type { AuditEvent, Plan, PlanStep, RequestState, RequestSummary, SetupOptions, SetupRequest, StepState, Target } from '../core/types';
+import type { Actor, AuditEvent, Plan, PlanStep, RequestState, RequestSummary, SetupOptions, SetupRequest, StepState, Target } from '../core/types';
 
 import approvalTemplate from '../../cards/approval.json';
 import helpTemplate from '../../cards/help.json';
@@ -432,16 +432,24 @@ export interface ApprovalViewInput {
   /** Teams user ids (MRI) whose client refreshes the card automatically. */
   refreshUserIds?: string[];
   now: Date;
+  /** Who is an approver now: an approval by someone since removed is shown as not counting (as the core decides). */
+  isApprover?: (actor: Actor) => boolean;
+}
+
+/** Approvals of the current plan that count, as the core counts them when `isApprover` is known. */
+function approvalsThatCount(r: SetupRequest, isApprover?: (actor: Actor) => boolean) {
+  return countedApprovals(r).filter((a) => !isApprover || isApprover(a.actor));
 }
 
 export function approvalCard(v: ApprovalViewInput): CardJson {
   const r = v.request;
   const plan = r.plan as Plan;
   const pending = r.state === 'pendingApproval';
-  const approvals = countedApprovals(r);
+  const approvals = approvalsThatCount(r, v.isApprover);
   const decisions = r.approvals.map((a) => {
     const verb = a.decision === 'approve' ? 'Approved' : 'Rejected';
-    const stale = a.planHash !== plan.hash ? ' (for an earlier plan)' : '';
+    const removed = pending && a.decision === 'approve' && v.isApprover && !v.isApprover(a.actor) ? ' (no longer an approver: does not count)' : '';
+    const stale = (a.planHash !== plan.hash ? ' (for an earlier plan)' : '') + removed;
     const why = a.reason ? `: ${escapeMarkdown(a.reason)}` : '';
     return { text: `${verb} by ${escapeMarkdown(a.actor.displayName)} at ${formatTime(a.at)}${stale}${why}` };
   });
@@ -609,7 +617,7 @@ function auditText(e: AuditEvent): string {
   return `${formatTime(e.at)}: ${escapeMarkdown(e.type)} by ${who}${detail ? ` (${detail})` : ''}`;
 }
 
-export function statusDetailCard(r: SetupRequest, audit: AuditEvent[], now: Date, requiredApprovals: number): CardJson {
+export function statusDetailCard(r: SetupRequest, audit: AuditEvent[], now: Date, requiredApprovals: number, isApprover?: (actor: Actor) => boolean): CardJson {
   const [stateText, stateColor] = STATE_TEXT[r.state];
   const facts: Fact[] = [
     { title: 'Kind', value: r.kind },
@@ -618,7 +626,7 @@ export function statusDetailCard(r: SetupRequest, audit: AuditEvent[], now: Date
     { title: 'Reason', value: escapeMarkdown(r.reason) },
     ...targetFacts(r.target),
     { title: 'Created', value: formatTime(r.createdAt) },
-    { title: 'Approvals', value: `${countedApprovals(r).length} of ${requiredApprovals}` },
+    { title: 'Approvals', value: `${approvalsThatCount(r, r.state === 'pendingApproval' ? isApprover : undefined).length} of ${requiredApprovals}` },
   ];
   if (r.plan) facts.push({ title: 'Plan hash', value: shortHash(r.plan.hash) });
   const outputs: Fact[] = [];

@@ -6,7 +6,7 @@
 import { TeamsInfo, TurnContext, type BotAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import { BotError } from '../core/errors';
 import type { Clock, Logger, Notifier, RequestEvent, StepSecret, Workflow } from '../core/ports';
-import type { ConversationRef, Platform, SetupRequest } from '../core/types';
+import type { Actor, ConversationRef, Platform, SetupRequest } from '../core/types';
 import { approvalCard, cardAttachment, escapeMarkdown, noticeCard, privateKeyCard, progressCard, summaryCard, type CardJson } from './cards';
 
 /** One adapter per platform; Slack is optional. */
@@ -245,6 +245,7 @@ export class ChatNotifier implements Notifier {
       actionable: approverIds.length === 0,
       refreshUserIds: approverIds,
       now,
+      ...(this.workflow ? { isApprover: (a: Actor) => this.workflow!.isApprover(a) } : {}),
     });
   }
 

@@ -92,7 +92,15 @@ export class CardActionHandler {
       if (sameActor(actor, request.requester)) why = 'You requested this; another approver decides. You can cancel it with cancel ' + request.id + '.';
       else if (decided) why = 'You already decided on this plan.';
     }
-    return approvalCard({ request, requiredApprovals: this.deps.requiredApprovals, actionable, notice: why, noticeKind: noticeKind ?? 'info', now: this.deps.clock.now() });
+    return approvalCard({
+      request,
+      requiredApprovals: this.deps.requiredApprovals,
+      actionable,
+      notice: why,
+      noticeKind: noticeKind ?? 'info',
+      now: this.deps.clock.now(),
+      isApprover: (a) => this.deps.workflow.isApprover(a),
+    });
   }
 
   private async retry(id: string, actor: Actor): Promise<AdaptiveCardInvokeResponse> {

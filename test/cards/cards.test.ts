@@ -230,6 +230,25 @@ describe('escapeMarkdown', () => {
 });
 
 describe('card content', () => {
+  test('an approval by someone removed from the approver list is shown as not counting, as the core counts it', () => {
+    const base = sampleRequest();
+    const at = '2026-11-26T04:00:00.000Z';
+    const r: SetupRequest = {
+      ...base,
+      approvals: [
+        { actor: { platform: 'teams', userId: 'aad-alice', displayName: 'Alice Approver' }, decision: 'approve', planHash: base.plan!.hash, at },
+        { actor: { platform: 'teams', userId: 'aad-bob', displayName: 'Bob Approver' }, decision: 'approve', planHash: base.plan!.hash, at },
+      ],
+    };
+    const isApprover = (a: { userId: string }) => a.userId !== 'aad-alice';
+    const texts = cardTexts(approvalCard({ request: r, requiredApprovals: 3, actionable: true, now, isApprover })).join('\n');
+    expect(texts).toContain('Approvals: 1 of 3');
+    expect(texts).toMatch(/Approved by Alice Approver at [^\n]*\(no longer an approver: does not count\)/);
+    expect(texts).not.toMatch(/Approved by Bob Approver at [^\n]*no longer/);
+    const detail = cardTexts(statusDetailCard(r, [], now, 3, isApprover)).join('\n');
+    expect(detail).toContain('Approvals: 1 of 3');
+  });
+
   test('approval card: approvers get Approve/Reject with requestId and planHash, read-only view gets none', () => {
     const r = sampleRequest();
     const actionable = approvalCard({ request: r, requiredApprovals: 2, actionable: true, now });
