@@ -127,7 +127,7 @@ function assertCreatedBy(env: StepEnv, what: string, owner: string | undefined):
  * reads each namespace once, and one throttled read no longer holds up every setup waiting on it.
  */
 const providerReads = new WeakMap<object, { inFlight: Map<string, Promise<string>>; registeredAt: Map<string, number> }>();
-export const REGISTERED_TRUST_MS = 10 * 60_000;
+const REGISTERED_TRUST_MS = 10 * 60_000;
 
 function providerMemo(c: StepEnv['c']): { inFlight: Map<string, Promise<string>>; registeredAt: Map<string, number> } {
   let memo = providerReads.get(c.resources);

@@ -436,16 +436,11 @@ export interface ApprovalViewInput {
   isApprover?: (actor: Actor) => boolean;
 }
 
-/** Approvals of the current plan that count, as the core counts them when `isApprover` is known. */
-function approvalsThatCount(r: SetupRequest, isApprover?: (actor: Actor) => boolean) {
-  return countedApprovals(r).filter((a) => !isApprover || isApprover(a.actor));
-}
-
 export function approvalCard(v: ApprovalViewInput): CardJson {
   const r = v.request;
   const plan = r.plan as Plan;
   const pending = r.state === 'pendingApproval';
-  const approvals = approvalsThatCount(r, v.isApprover);
+  const approvals = countedApprovals(r, v.isApprover);
   const decisions = r.approvals.map((a) => {
     const verb = a.decision === 'approve' ? 'Approved' : 'Rejected';
     const removed = pending && a.decision === 'approve' && v.isApprover && !v.isApprover(a.actor) ? ' (no longer an approver: does not count)' : '';
@@ -626,7 +621,7 @@ export function statusDetailCard(r: SetupRequest, audit: AuditEvent[], now: Date
     { title: 'Reason', value: escapeMarkdown(r.reason) },
     ...targetFacts(r.target),
     { title: 'Created', value: formatTime(r.createdAt) },
-    { title: 'Approvals', value: `${approvalsThatCount(r, r.state === 'pendingApproval' ? isApprover : undefined).length} of ${requiredApprovals}` },
+    { title: 'Approvals', value: `${countedApprovals(r, r.state === 'pendingApproval' ? isApprover : undefined).length} of ${requiredApprovals}` },
   ];
   if (r.plan) facts.push({ title: 'Plan hash', value: shortHash(r.plan.hash) });
   const outputs: Fact[] = [];

@@ -47,15 +47,15 @@ export function isOverdue(request: Pick<SetupRequest, 'state' | 'expiresAt'>, no
 }
 
 /**
- * Approvals that count for the current plan: one per distinct approver, bound to the current hash. With a
- * policy, only people still in its approver list count (someone removed while the request waited does not).
+ * Approvals that count for the current plan: one per distinct approver, bound to the current hash. Given
+ * who is an approver now, only those count (someone removed from the list while the request waited does not).
  */
-export function countedApprovals(request: SetupRequest, policy?: ApprovalPolicy): ApprovalRecord[] {
+export function countedApprovals(request: SetupRequest, stillApprover?: (actor: Actor) => boolean): ApprovalRecord[] {
   const hash = request.plan?.hash;
   const seen = new Set<string>();
   return request.approvals.filter((a) => {
     if (a.decision !== 'approve' || a.planHash !== hash) return false;
-    if (policy && !isApprover(policy, a.actor)) return false;
+    if (stillApprover && !stillApprover(a.actor)) return false;
     const key = actorKey(a.actor);
     if (seen.has(key)) return false;
     seen.add(key);
@@ -136,7 +136,7 @@ export function decideApprove(request: SetupRequest, actor: Actor, planHash: str
   if (expired) return expired;
   const record: ApprovalRecord = { actor, decision: 'approve', planHash, at: clock.now().toISOString() };
   let next: SetupRequest = { ...request, approvals: [...request.approvals, record], updatedAt: record.at };
-  const approved = countedApprovals(next, policy).length >= Math.max(1, policy.requiredApprovals);
+  const approved = countedApprovals(next, (a) => isApprover(policy, a)).length >= Math.max(1, policy.requiredApprovals);
   if (approved) next = transition(next, 'approved', clock);
   return { kind: 'recorded', request: next, approved, rejected: false };
 }

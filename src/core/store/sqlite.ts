@@ -145,13 +145,7 @@ export class SqliteStore implements Store {
 
   async listSummaries(query: RequestQuery = {}): Promise<RequestSummary[]> {
     const { clause, params } = this.selection(query);
-    // Columns only (migration 3). A row whose requester_platform is NULL was written by a release before it
-    // (another instance during a rolling upgrade): its fields come from the body.
-    const col = (column: string, path: string) => `CASE WHEN requester_platform IS NULL THEN json_extract(body, '${path}') ELSE ${column} END AS ${column}`;
-    const sql =
-      'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
-      `${col('requester_platform', '$.requester.platform')}, ${col('requester_name', '$.requester.displayName')}, ${col('expires_at', '$.expiresAt')} ` +
-      `FROM requests ${clause}`;
+    const sql = `${SUMMARY_SELECT} ${clause}`;
     return this.statements
       .prepare<[Record<string, unknown>], SummaryRow>(sql)
       .all(params)
@@ -302,6 +296,16 @@ export class SqliteStore implements Store {
     };
   }
 }
+
+/**
+ * The columns of a request summary (migration 3). A row whose requester_platform is NULL was written by a
+ * release before it (another instance during a rolling upgrade): its fields come from the body.
+ */
+const summaryColumn = (column: string, path: string) => `CASE WHEN requester_platform IS NULL THEN json_extract(body, '${path}') ELSE ${column} END AS ${column}`;
+const SUMMARY_SELECT =
+  'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
+  `${summaryColumn('requester_platform', '$.requester.platform')}, ${summaryColumn('requester_name', '$.requester.displayName')}, ` +
+  `${summaryColumn('expires_at', '$.expiresAt')} FROM requests`;
 
 function parse(row: RequestRow): SetupRequest {
   // The version column is authoritative: the body is written with it in the same statement.
