@@ -6,8 +6,8 @@
  * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
  * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
  * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups), BENCH_CONCURRENCIES (1,50),
- * BENCH_SCENARIOS (comma list:
- * only the latency scenarios whose name contains one of them, e.g. "teams message,slack button").
+ * BENCH_SCENARIOS (comma list: only the latency scenarios whose name contains one of them, e.g.
+ * "teams message,slack button").
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +34,11 @@ function num(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** A comma-separated knob as trimmed, non-empty items (`fallback` when unset). */
+function list(name: string, fallback = ''): string[] {
+  return (process.env[name] ?? fallback).split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 const log = (s: string): void => {
   process.stderr.write(`[bench] ${s}\n`);
 };
@@ -45,8 +50,8 @@ async function main(): Promise<void> {
   const warmupS = num('BENCH_WARMUP_S', 2);
   const concurrentSetups = num('BENCH_CONCURRENT_SETUPS', 20);
   const timeScale = num('BENCH_TIME_SCALE', 0.05);
-  const concurrencies = (process.env.BENCH_CONCURRENCIES ?? "1,50").split(",").map(Number).filter((n) => n > 0);
-  const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+  const concurrencies = list('BENCH_CONCURRENCIES', '1,50').map(Number).filter((n) => n > 0);
+  const skip = new Set(list('BENCH_SKIP'));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'hopsworks-bench-'));
   const cpus = os.cpus();
 
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
         slackStats: () => slackApi.stats(),
         slackApprove: (requestId, planHash) => ({ actionId: 'hw:0', value: encodeButtonValue({ k: 'execute', v: 'approve', d: { requestId, planHash } }) }),
       },
-      { durationS, warmupS, concurrencies, log, only: (process.env.BENCH_SCENARIOS ?? "").split(",").map((x) => x.trim()).filter(Boolean) },
+      { durationS, warmupS, concurrencies, log, only: list('BENCH_SCENARIOS') },
     );
     const after = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
     for (const c of [bot, echo, bolt]) {

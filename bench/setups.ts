@@ -86,8 +86,13 @@ export async function runConcurrentSetups(opts: {
   const provisioner = new AzureProvisioner(clients, {});
   // One setup alone under faults is measured SINGLE_RUNS times (its makespan depends on where the 429s fall).
   const SINGLE_RUNS = 5;
-  const rgs = sim.resourceGroups(2 * opts.count + 3, `rg-conc-${randomBytes(2).toString('hex')}`);
-  const singleRgs = sim.resourceGroups(SINGLE_RUNS, `rg-one-${randomBytes(2).toString('hex')}`);
+  // Warm-up, the N at once, the fault-free one and N, then the single runs: each its own resource group.
+  const rgs = sim.resourceGroups(2 * opts.count + 2 + SINGLE_RUNS, `rg-conc-${randomBytes(2).toString('hex')}`);
+  const warmRg = rgs[0];
+  const manyRgs = rgs.slice(1, opts.count + 1);
+  const plainSingleRg = rgs[opts.count + 1];
+  const plainRgs = rgs.slice(opts.count + 2, 2 * opts.count + 2);
+  const singleRgs = rgs.slice(2 * opts.count + 2);
 
   const submitOne = async (resourceGroup: string): Promise<SetupRequest> => {
     const id = await store.nextId();
@@ -110,7 +115,7 @@ export async function runConcurrentSetups(opts: {
   // Warm-up setup: registers the resource providers once (per subscription), so that neither
   // measured run pays for it, and warms the bot's code paths.
   opts.log('warm-up setup (registers providers)…');
-  const warm = await submitOne(rgs[0]);
+  const warm = await submitOne(warmRg);
   await approveAll([warm]);
   const [warmDone] = await waitTerminal(store, [warm.id], 180_000);
   if (warmDone.state !== 'succeeded') {
@@ -121,10 +126,10 @@ export async function runConcurrentSetups(opts: {
   // Reference: one setup and then N at once without any injected fault, so the report can tell what
   // concurrency alone costs from what the throttling adds.
   opts.log(`one setup, then ${opts.count} at once, without faults (reference)…`);
-  const plainSingle = await submitOne(rgs[opts.count + 2]);
+  const plainSingle = await submitOne(plainSingleRg);
   await approveAll([plainSingle]);
   const [plainSingleDone] = await waitTerminal(store, [plainSingle.id], 180_000);
-  const plain = await Promise.all(rgs.slice(opts.count + 3).map(submitOne));
+  const plain = await Promise.all(plainRgs.map(submitOne));
   await approveAll(plain);
   const plainDone = await waitTerminal(store, plain.map((r) => r.id), 300_000);
   const plainMakespanS = makespanS(plainDone);
@@ -141,11 +146,11 @@ export async function runConcurrentSetups(opts: {
     }
     const singleSpans = singles.map((r) => makespanS([r]));
     // The median run is the reference; the others are reported beside it.
-    const singleDone = singles[singleSpans.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0])[Math.floor(SINGLE_RUNS / 2)][1]];
+    const singleDone = [...singles].sort((a, b) => makespanS([a]) - makespanS([b]))[Math.floor(SINGLE_RUNS / 2)];
     if (process.env.BENCH_DEBUG) opts.log(sim.requestLog.filter((e) => e.path.includes(singleDone.target.resourceGroup) || e.path.includes('asyncoperations')).slice(-60).map((e) => `${e.time.slice(17)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
 
     opts.log(`${opts.count} setups at once…`);
-    const many = await Promise.all(rgs.slice(2, opts.count + 2).map(submitOne));
+    const many = await Promise.all(manyRgs.map(submitOne));
     const logStart = sim.requestLog.length;
     await approveAll(many);
     const manyDone = await waitTerminal(store, many.map((r) => r.id), 300_000);
