@@ -193,7 +193,9 @@ function armGet(base: string, p: string, token: string): Promise<unknown> {
 describe('CLI', () => {
   it('prints one JSON line with the endpoints and exits cleanly on SIGTERM', async () => {
     const statePath = path.join(tmp, 'cli-state.json');
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/azure/simulator/cli.ts'), '--time-scale', '0.01', '--state', statePath], {
+    // `node --import tsx`, not the tsx CLI: the tsx CLI relays SIGTERM to its child and, when the child has not
+    // acknowledged within 30 ms (a busy CI machine), SIGKILLs it and exits 143 — which says nothing about the simulator.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/azure/simulator/cli.ts'), '--time-scale', '0.01', '--state', statePath], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -50,6 +50,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const sim = await startArmSimulator(options);
+  // Handlers first, then the line that says it is up: a SIGTERM sent as soon as the line is read must find them.
+  let closing = false;
+  const stop = () => {
+    if (closing) return;
+    closing = true;
+    void sim.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   process.stdout.write(
     JSON.stringify({
       armEndpoint: sim.armEndpoint,
@@ -62,14 +71,6 @@ async function main(): Promise<void> {
       caCertPath: sim.caCertPath,
     }) + '\n',
   );
-  let closing = false;
-  const stop = () => {
-    if (closing) return;
-    closing = true;
-    void sim.close().then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 void main();
