@@ -4,7 +4,7 @@
  * background load on a shared machine hits both alike.
  */
 import { runLoad, type LoadResult, type RequestFactory } from './lib/load';
-import { mib, rssBytes, type ChildServer } from './lib/procs';
+import { cpuMs, mib, rssBytes, type ChildServer } from './lib/procs';
 import {
   slackBlockActionsBody,
   slackCommandBody,
@@ -24,6 +24,12 @@ export interface ScenarioResult {
    * turns that finished after the load stopped): answered by a turn, or turned away as busy.
    */
   slackTurns?: { acked: number; answered: number; busyNotices: number; busyAcks: number };
+  /**
+   * CPU time of the server process while the load ran, per 2xx response (ms): the work behind a response,
+   * apart from queueing. On a shared machine it still varies by up to ±30% between runs (the baselines too).
+   * For Slack, the bot's figure includes the turns that ran during the load.
+   */
+  cpuMsPerRequest: { bot: number; baseline: number };
 }
 
 export interface LatencyTargets {
@@ -129,7 +135,9 @@ export async function runLatency(
     }
     for (const c of opts.concurrencies) {
       const before = sc.baseline === 'bolt' ? ctx.slackStats?.() : undefined;
+      const botCpu = cpuMs(targets.bot.pid);
       const bot = await runLoad({ url: targets.bot.url, connections: c, durationS: opts.durationS, request: factory });
+      const botCpuPerRequest = (cpuMs(targets.bot.pid) - botCpu) / Math.max(1, bot.requests);
       let slackTurns: ScenarioResult['slackTurns'];
       if (before && ctx.slackStats) {
         // Turns still waiting when the load stopped finish within a few seconds (the line holds 50 at 20/s).
@@ -141,13 +149,16 @@ export async function runLatency(
         const acked = bot.requests;
         slackTurns = { acked, answered, busyNotices, busyAcks: sc.name.includes('slash') ? Math.max(0, acked - answered) : 0 };
       }
+      const baseCpu = cpuMs(base.pid);
       const baseline = await runLoad({ url: base.url, connections: c, durationS: opts.durationS, request: factory });
+      const cpuMsPerRequest = { bot: botCpuPerRequest, baseline: (cpuMs(base.pid) - baseCpu) / Math.max(1, baseline.requests) };
       opts.log(
         `${sc.name} c=${c}: bot p50 ${bot.p50.toFixed(1)} p99 ${bot.p99.toFixed(1)} max ${bot.max.toFixed(1)} ms (${bot.rps}/s, non-2xx ${bot.non2xx}, errors ${bot.errors}); ` +
-          `${base.name} p50 ${baseline.p50.toFixed(1)} p99 ${baseline.p99.toFixed(1)} max ${baseline.max.toFixed(1)} ms (${baseline.rps}/s)`,
+          `${base.name} p50 ${baseline.p50.toFixed(1)} p99 ${baseline.p99.toFixed(1)} max ${baseline.max.toFixed(1)} ms (${baseline.rps}/s); ` +
+          `CPU per request: bot ${cpuMsPerRequest.bot.toFixed(3)} ms, ${base.name} ${cpuMsPerRequest.baseline.toFixed(3)} ms`,
       );
       if (slackTurns) opts.log(`  ${sc.name} c=${c}: ${slackTurns.acked} acked, ${slackTurns.answered} answered by a turn, ${slackTurns.busyNotices} busy notices`);
-      out.push({ scenario: sc.name, connections: c, bot, baseline, baselineName: base.name, ...(slackTurns ? { slackTurns } : {}) });
+      out.push({ scenario: sc.name, connections: c, bot, baseline, baselineName: base.name, cpuMsPerRequest, ...(slackTurns ? { slackTurns } : {}) });
     }
   }
   return out;

@@ -16,7 +16,7 @@ import { SCENARIOS, runLatency, rssMiB, type ScenarioResult } from './latency';
 import { runProvisioningBench, type ProvisioningResult } from './provisioning';
 import { runConcurrentSetups, type ConcurrentSetupsResult } from './setups';
 import { freePort, ROOT, startTsChild, type ChildServer } from './lib/procs';
-import { fmtMs, fmtRatio, fmtS, markdownTable, type Row } from './lib/report';
+import { fmtCpu, fmtMs, fmtRatio, fmtS, markdownTable, type Row } from './lib/report';
 import { ratio, round } from './lib/stats';
 import { startFakeConnector, startFakeSlackApi } from '../test/helpers/reliability-fakes';
 import { openService, seedPendingRequest } from '../test/helpers/reliability-seed';
@@ -165,6 +165,7 @@ async function main(): Promise<void> {
         bot: r.bot,
         baseline: { name: r.baselineName, ...r.baseline },
         p99Ratio: ratio(r.bot.p99, r.baseline.p99),
+        cpuMsPerRequest: { bot: round(r.cpuMsPerRequest.bot, 3), baseline: round(r.cpuMsPerRequest.baseline, 3) },
         ...(r.slackTurns ? { slackTurns: r.slackTurns } : {}),
       })),
     };
@@ -178,6 +179,12 @@ async function main(): Promise<void> {
         ratio: `p99 ${fmtRatio(rr)}`,
         target: r.connections === 50 ? 'p99 ≤ 1.5× and < 100 ms' : 'p99 ≤ 1.5×',
         met: rr <= 1.5 && (r.connections !== 50 || r.bot.p99 < 100) && errs === 0,
+      });
+      rows.push({
+        metric: '↳ CPU time per request (server process, during the run)',
+        value: fmtCpu(r.cpuMsPerRequest.bot),
+        baseline: fmtCpu(r.cpuMsPerRequest.baseline),
+        ratio: fmtRatio(ratio(r.cpuMsPerRequest.bot, r.cpuMsPerRequest.baseline)),
       });
       if (r.slackTurns) {
         const t = r.slackTurns;
@@ -206,7 +213,7 @@ async function main(): Promise<void> {
     let setups: ConcurrentSetupsResult | { error: string };
     try {
       if (skip.has('setups')) throw new Error('skipped (BENCH_SKIP)');
-      setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, connectorUrl: connector.url, log });
+      setups = await runConcurrentSetups({ sim, service, store, approver: BENCH_APPROVER, requester: REQUESTER, count: concurrentSetups, connectorUrl: connector.url, botPid: bot.pid, log });
     } catch (err) {
       setups = { error: String((err as Error).message ?? err) };
     }
@@ -219,6 +226,15 @@ async function main(): Promise<void> {
       rows.push({ metric: `↳ the same without injected faults (reference: what concurrency alone costs)`, value: fmtS(nf.manyMakespanS), baseline: `one setup ${fmtS(nf.singleMakespanS)}`, ratio: fmtRatio(nf.ratio) });
       rows.push({ metric: 'Failed setups', value: `${setups.failed + nf.failed} of ${2 * setups.count + 1 + setups.singleRunsS.length}${setups.failures.length ? ` (${setups.failures[0]})` : ''}`, target: '0', met: setups.failed + nf.failed === 0 });
       rows.push({ metric: 'Throttled ARM requests (429) during the concurrent run', value: String(setups.throttled) });
+      const cpu = setups.botCpuSPerSetup;
+      if (cpu) {
+        rows.push({
+          metric: `Bot CPU time per setup, ${setups.count} at once: without faults (with faults)`,
+          value: `${fmtS(cpu.many)} (${fmtS(cpu.faultsMany)})`,
+          baseline: `one alone: ${fmtS(cpu.single)} (${fmtS(cpu.faultsSingle)})`,
+          ratio: fmtRatio(ratio(cpu.many, cpu.single)),
+        });
+      }
       // ARM's own limits (token buckets per subscription: reads 250 + 25/s, writes 200 + 10/s): would the burst be throttled for real?
       rows.push({ metric: 'ARM requests during the concurrent run: reads / writes', value: `${setups.armReads} / ${setups.armWrites}`, baseline: "ARM's subscription token buckets: 250 reads + 25/s, 200 writes + 10/s (real time)" });
     }

@@ -11,6 +11,7 @@ import type { Actor, SetupRequest } from '../src/core/types';
 import { createAzureClients } from '../src/azure/clients';
 import { AzureProvisioner } from '../src/azure/provisioner';
 import type { BenchSimulator } from './lib/simulator';
+import { cpuMs } from './lib/procs';
 import { round } from './lib/stats';
 import { teamsConversationRef } from '../test/helpers/reliability-payloads';
 
@@ -35,6 +36,11 @@ export interface ConcurrentSetupsResult {
   faults: { rate429: number; retryAfterSeconds: number };
   /** Per setup of the concurrent run: seconds from the run's first step start to its own first step start and to its last step end. */
   perSetup: { id: string; startS: number; endS: number; steps: Record<string, [number, number]> }[];
+  /**
+   * The bot process's CPU time per setup (s): one alone and in the burst, without and with injected faults.
+   * From approval until the last setup ended, so it includes the job runner's polling and the progress cards.
+   */
+  botCpuSPerSetup?: { single: number; many: number; faultsSingle: number; faultsMany: number };
   note: string;
 }
 
@@ -76,6 +82,8 @@ export async function runConcurrentSetups(opts: {
   count: number;
   /** Fake Bot Framework connector: progress cards and the SSH private key DM go there. */
   connectorUrl: string;
+  /** The bot process, whose CPU time per setup is reported. */
+  botPid?: number;
   log: (s: string) => void;
 }): Promise<ConcurrentSetupsResult> {
   const { sim, service, store } = opts;
@@ -111,6 +119,12 @@ export async function runConcurrentSetups(opts: {
     return service.submit({ id, kind: 'setup', requester: opts.requester, target, options, reason: 'Concurrent setups benchmark', plan, conversations });
   };
   const approveAll = (reqs: SetupRequest[]) => Promise.all(reqs.map((r) => service.approve(r.id, opts.approver, r.plan!.hash)));
+  /** Runs `work` and returns the bot's CPU seconds spent meanwhile (NaN without a pid). */
+  const botCpu = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const before = opts.botPid !== undefined ? cpuMs(opts.botPid) : NaN;
+    const out = await work();
+    return [out, opts.botPid !== undefined ? (cpuMs(opts.botPid) - before) / 1000 : NaN];
+  };
 
   // Warm-up setup: registers the resource providers once (per subscription), so that neither
   // measured run pays for it, and warms the bot's code paths.
@@ -127,11 +141,15 @@ export async function runConcurrentSetups(opts: {
   // concurrency alone costs from what the throttling adds.
   opts.log(`one setup, then ${opts.count} at once, without faults (reference)…`);
   const plainSingle = await submitOne(plainSingleRg);
-  await approveAll([plainSingle]);
-  const [plainSingleDone] = await waitTerminal(store, [plainSingle.id], 180_000);
+  const [[plainSingleDone], plainSingleCpuS] = await botCpu(async () => {
+    await approveAll([plainSingle]);
+    return waitTerminal(store, [plainSingle.id], 180_000);
+  });
   const plain = await Promise.all(plainRgs.map(submitOne));
-  await approveAll(plain);
-  const plainDone = await waitTerminal(store, plain.map((r) => r.id), 300_000);
+  const [plainDone, plainCpuS] = await botCpu(async () => {
+    await approveAll(plain);
+    return waitTerminal(store, plain.map((r) => r.id), 300_000);
+  });
   const plainMakespanS = makespanS(plainDone);
 
   const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
@@ -139,10 +157,15 @@ export async function runConcurrentSetups(opts: {
   try {
     opts.log(`one setup alone, ${SINGLE_RUNS} times…`);
     const singles: SetupRequest[] = [];
+    let singlesCpuS = 0;
     for (const rg of singleRgs) {
       const single = await submitOne(rg);
-      await approveAll([single]);
-      singles.push((await waitTerminal(store, [single.id], 180_000))[0]);
+      const [[done], cpuS] = await botCpu(async () => {
+        await approveAll([single]);
+        return waitTerminal(store, [single.id], 180_000);
+      });
+      singles.push(done);
+      singlesCpuS += cpuS;
     }
     const singleSpans = singles.map((r) => makespanS([r]));
     // The median run is the reference; the others are reported beside it.
@@ -152,8 +175,10 @@ export async function runConcurrentSetups(opts: {
     opts.log(`${opts.count} setups at once…`);
     const many = await Promise.all(manyRgs.map(submitOne));
     const logStart = sim.requestLog.length;
-    await approveAll(many);
-    const manyDone = await waitTerminal(store, many.map((r) => r.id), 300_000);
+    const [manyDone, manyCpuS] = await botCpu(async () => {
+      await approveAll(many);
+      return waitTerminal(store, many.map((r) => r.id), 300_000);
+    });
     const window = sim.requestLog.slice(logStart);
     const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
@@ -199,6 +224,16 @@ export async function runConcurrentSetups(opts: {
       armWrites: window.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').length,
       faults,
       perSetup,
+      ...(opts.botPid !== undefined
+        ? {
+            botCpuSPerSetup: {
+              single: round(plainSingleCpuS, 2),
+              many: round(plainCpuS / opts.count, 2),
+              faultsSingle: round(singlesCpuS / SINGLE_RUNS, 2),
+              faultsMany: round(manyCpuS / opts.count, 2),
+            },
+          }
+        : {}),
       note:
         'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first; ' +
         'each request has its own registry and custom role name (defaults planned concurrently collide on the guide registry name and the shared role)',

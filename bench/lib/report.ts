@@ -15,6 +15,12 @@ export function fmtMs(ms: number | undefined): string {
   return ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`;
 }
 
+/** CPU time per request: three decimals, since most are well under a millisecond. */
+export function fmtCpu(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return 'n/a';
+  return `${ms.toFixed(3)} ms`;
+}
+
 export function fmtS(s: number | undefined): string {
   if (s === undefined || !Number.isFinite(s)) return 'n/a';
   return `${s.toFixed(2)} s`;

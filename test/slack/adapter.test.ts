@@ -373,6 +373,21 @@ describe('cards with inputs become modals', () => {
     expect(JSON.parse(open.args.view.private_metadata)).toMatchObject({ c: 'C0PLATFORM', m: '1700009999.000100' });
   });
 
+  it('a closed modal and a click on a button the bot did not make are acked and change nothing', async () => {
+    const view = await openForm();
+    const calls = fake.calls.length;
+    const closedBody = JSON.parse(new URLSearchParams(viewSubmissionBody({ user: ALICE, view, values: {} })).get('payload')!);
+    const closed = await post(new URLSearchParams({ payload: JSON.stringify({ ...closedBody, type: 'view_closed', is_cleared: false }) }).toString());
+    expect([closed.status, closed.text]).toEqual([200, '']);
+    const sent = fake.callsTo('chat.postMessage').at(-1)!;
+    const foreign = { ...findButton(sent.args.blocks, 'Cancel'), action_id: 'someone-elses-button' };
+    const click = await post(blockActionsBody({ user: ALICE, channelId: 'C0PLATFORM', message: { ts: '1700009999.000300', blocks: sent.args.blocks }, button: foreign, responseUrl: `${fake.responseBase}a` }));
+    expect([click.status, click.text]).toEqual([200, '']);
+    await settle();
+    expect(bot.received).toHaveLength(0);
+    expect(fake.calls.length).toBe(calls);
+  });
+
   it('a direct button (associatedInputs none) sends its data as a message value', async () => {
     await post(command('form'));
     await settle();
