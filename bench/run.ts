@@ -226,6 +226,7 @@ async function main(): Promise<void> {
       rows.push({ metric: `↳ the same without injected faults (reference: what concurrency alone costs)`, value: fmtS(nf.manyMakespanS), baseline: `one setup ${fmtS(nf.singleMakespanS)}`, ratio: fmtRatio(nf.ratio) });
       rows.push({ metric: 'Failed setups', value: `${setups.failed + nf.failed} of ${2 * setups.count + 1 + setups.singleRunsS.length}${setups.failures.length ? ` (${setups.failures[0]})` : ''}`, target: '0', met: setups.failed + nf.failed === 0 });
       rows.push({ metric: 'Throttled ARM requests (429) during the concurrent run', value: String(setups.throttled) });
+      rows.push({ metric: 'Store writes per setup (the stored request\'s version at the end), median', value: `${setups.storeWritesPerSetup.many} in the burst`, baseline: `one alone: ${setups.storeWritesPerSetup.single}` });
       const cpu = setups.botCpuSPerSetup;
       if (cpu) {
         rows.push({

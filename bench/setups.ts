@@ -12,7 +12,7 @@ import { createAzureClients } from '../src/azure/clients';
 import { AzureProvisioner } from '../src/azure/provisioner';
 import type { BenchSimulator } from './lib/simulator';
 import { cpuMs } from './lib/procs';
-import { round } from './lib/stats';
+import { percentile, round } from './lib/stats';
 import { teamsConversationRef } from '../test/helpers/reliability-payloads';
 
 export interface ConcurrentSetupsResult {
@@ -41,6 +41,8 @@ export interface ConcurrentSetupsResult {
    * From approval until the last setup ended, so it includes the job runner's polling and the progress cards.
    */
   botCpuSPerSetup?: { single: number; many: number; faultsSingle: number; faultsMany: number };
+  /** Writes to the stored request per setup (its version when it finished; every write adds one), median: one alone (no faults) and in the burst with faults. */
+  storeWritesPerSetup: { single: number; many: number };
   note: string;
 }
 
@@ -224,6 +226,7 @@ export async function runConcurrentSetups(opts: {
       armWrites: window.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').length,
       faults,
       perSetup,
+      storeWritesPerSetup: { single: plainSingleDone.version, many: percentile(manyDone.map((r) => r.version).sort((a, b) => a - b), 50) },
       ...(opts.botPid !== undefined
         ? {
             botCpuSPerSetup: {

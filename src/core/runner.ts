@@ -240,28 +240,53 @@ export class JobRunner {
     const running = new Map<string, Promise<void>>();
     const failed = new Set<string>();
     let latest = initial;
-    // One write at a time per job: parallel steps never collide with each other's compare-and-set.
-    let writes: Promise<unknown> = Promise.resolve();
+    // One write at a time per job: parallel steps never collide with each other's compare-and-set. The writes
+    // asked for while the previous one is made (e.g. the steps a job starts at once) go out together, as one
+    // compare-and-set in the order they were asked for, with all their audit events.
     // A result and its audit event are one transaction: a crash never keeps one without the other.
-    const write = (patch: (cur: SetupRequest) => SetupRequest | undefined, audit?: { type: string; detail: Record<string, unknown> }): Promise<SetupRequest> => {
-      const next = writes.then(async () => {
+    type Audit = { type: string; detail: Record<string, unknown> };
+    type Queued = { patch: (cur: SetupRequest) => SetupRequest | undefined; audit?: Audit; resolve: (r: SetupRequest) => void; reject: (e: unknown) => void };
+    let queued: Queued[] = [];
+    let flushScheduled = false;
+    /** Settles once every write asked for so far is made (or failed); never rejects. */
+    let writes: Promise<void> = Promise.resolve();
+    const flush = async (): Promise<void> => {
+      const batch = queued;
+      queued = [];
+      flushScheduled = false;
+      try {
         // This job is the main writer of its request: start from its own last stored copy (no read);
         // a concurrent writer (cancel, a notifier's message ids) makes the CAS fail and the retry re-reads.
         const res = await updateWithRetry(
           this.store,
           initial.id,
           (cur) => {
-            const r = patch(cur);
-            return r ? { request: r, result: undefined, audit: audit ? [this.auditEvent(initial.id, audit.type, audit.detail)] : undefined } : undefined;
+            let next = cur;
+            const events: AuditEvent[] = [];
+            for (const q of batch) {
+              const r = q.patch(next);
+              if (!r) continue;
+              next = r;
+              if (q.audit) events.push(this.auditEvent(initial.id, q.audit.type, q.audit.detail));
+            }
+            return next === cur ? undefined : { request: next, result: undefined, audit: events.length > 0 ? events : undefined };
           },
           latest,
         );
         latest = res.request;
-        return res.request;
-      });
-      writes = next.catch(() => undefined);
-      return next;
+        for (const q of batch) q.resolve(res.request);
+      } catch (err) {
+        for (const q of batch) q.reject(err);
+      }
     };
+    const write = (patch: (cur: SetupRequest) => SetupRequest | undefined, audit?: Audit): Promise<SetupRequest> =>
+      new Promise<SetupRequest>((resolve, reject) => {
+        queued.push({ patch, audit, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          writes = writes.then(flush);
+        }
+      });
     const setStep = (stepId: string, f: (s: StepState) => StepState, audit?: { type: string; detail: Record<string, unknown> }) =>
       write(
         (cur) => ({ ...cur, steps: { ...cur.steps, [stepId]: f(cur.steps[stepId] ?? { status: 'pending', attempts: 0 }) }, updatedAt: this.clock.now().toISOString() }),

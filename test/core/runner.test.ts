@@ -102,6 +102,24 @@ describe('JobRunner', () => {
     expect(await store.claim(req.id, 'someone-else', 1000)).toBe(true);
   });
 
+  it('stores the steps a job starts at once as running in one write, each with its own audit trail', async () => {
+    const steps = ['a', 'b', 'c', 'd', 'e'].map((id) => step(id));
+    const req = await approvedRequest(steps);
+    const seen: Record<string, number> = {};
+    exec.onStart = async (stepId, passed) => {
+      seen[stepId] = passed.version;
+    };
+    await runner().runOnce();
+    // All five received the same stored version: one compare-and-set marked them running together.
+    expect(Object.keys(seen).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(new Set(Object.values(seen)).size).toBe(1);
+    const done = (await store.get(req.id))!;
+    expect(done.state).toBe('succeeded');
+    expect(Object.values(done.steps).map((s) => [s.status, s.attempts])).toEqual(Array(5).fill(['done', 1]));
+    const audit = (await svc.audit(req.id)).map((a) => a.type);
+    expect(audit.filter((t) => t === 'step.done')).toHaveLength(5);
+  });
+
   it('every action, reuse and keep included, goes through the executor', async () => {
     const steps = [step('rg', [], 'reuse', 'storageAccount'), step('id', ['rg'], 'keep', 'managedIdentity'), step('ra', ['id'], 'update', 'roleAssignment')];
     const req = await approvedRequest(steps);
