@@ -287,7 +287,7 @@ export class JobRunner {
           writes = writes.then(flush);
         }
       });
-    const setStep = (stepId: string, f: (s: StepState) => StepState, audit?: { type: string; detail: Record<string, unknown> }) =>
+    const setStep = (stepId: string, f: (s: StepState) => StepState, audit?: Audit) =>
       write(
         (cur) => ({ ...cur, steps: { ...cur.steps, [stepId]: f(cur.steps[stepId] ?? { status: 'pending', attempts: 0 }) }, updatedAt: this.clock.now().toISOString() }),
         audit,
