@@ -436,14 +436,23 @@ export interface ApprovalViewInput {
   isApprover?: (actor: Actor) => boolean;
 }
 
+/**
+ * Who counts toward the quorum as the core decides it: while the request waits, only people still in the
+ * approver list; once it is decided, the decision stands.
+ */
+function liveApprovers(r: SetupRequest, isApprover?: (actor: Actor) => boolean): ((actor: Actor) => boolean) | undefined {
+  return r.state === 'pendingApproval' ? isApprover : undefined;
+}
+
 export function approvalCard(v: ApprovalViewInput): CardJson {
   const r = v.request;
   const plan = r.plan as Plan;
   const pending = r.state === 'pendingApproval';
-  const approvals = countedApprovals(r, v.isApprover);
+  const stillApprover = liveApprovers(r, v.isApprover);
+  const approvals = countedApprovals(r, stillApprover);
   const decisions = r.approvals.map((a) => {
     const verb = a.decision === 'approve' ? 'Approved' : 'Rejected';
-    const removed = pending && a.decision === 'approve' && v.isApprover && !v.isApprover(a.actor) ? ' (no longer an approver: does not count)' : '';
+    const removed = a.decision === 'approve' && stillApprover && !stillApprover(a.actor) ? ' (no longer an approver: does not count)' : '';
     const stale = (a.planHash !== plan.hash ? ' (for an earlier plan)' : '') + removed;
     const why = a.reason ? `: ${escapeMarkdown(a.reason)}` : '';
     return { text: `${verb} by ${escapeMarkdown(a.actor.displayName)} at ${formatTime(a.at)}${stale}${why}` };
@@ -621,7 +630,7 @@ export function statusDetailCard(r: SetupRequest, audit: AuditEvent[], now: Date
     { title: 'Reason', value: escapeMarkdown(r.reason) },
     ...targetFacts(r.target),
     { title: 'Created', value: formatTime(r.createdAt) },
-    { title: 'Approvals', value: `${countedApprovals(r, r.state === 'pendingApproval' ? isApprover : undefined).length} of ${requiredApprovals}` },
+    { title: 'Approvals', value: `${countedApprovals(r, liveApprovers(r, isApprover)).length} of ${requiredApprovals}` },
   ];
   if (r.plan) facts.push({ title: 'Plan hash', value: shortHash(r.plan.hash) });
   const outputs: Fact[] = [];

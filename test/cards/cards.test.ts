@@ -247,6 +247,12 @@ describe('card content', () => {
     expect(texts).not.toMatch(/Approved by Bob Approver at [^\n]*no longer/);
     const detail = cardTexts(statusDetailCard(r, [], now, 3, isApprover)).join('\n');
     expect(detail).toContain('Approvals: 1 of 3');
+    // Once decided, the decision stands: both cards count the approvals it was made with.
+    const decided = { ...r, state: 'approved' as const };
+    const decidedTexts = cardTexts(approvalCard({ request: decided, requiredApprovals: 3, actionable: true, now, isApprover })).join('\n');
+    expect(decidedTexts).toContain('Approvals: 2 of 3');
+    expect(decidedTexts).not.toMatch(/no longer an approver/);
+    expect(cardTexts(statusDetailCard(decided, [], now, 3, isApprover)).join('\n')).toContain('Approvals: 2 of 3');
   });
 
   test('approval card: approvers get Approve/Reject with requestId and planHash, read-only view gets none', () => {
