@@ -120,20 +120,22 @@ export async function runConcurrentSetups(opts: {
     };
     return service.submit({ id, kind: 'setup', requester: opts.requester, target, options, reason: 'Concurrent setups benchmark', plan, conversations });
   };
-  const approveAll = (reqs: SetupRequest[]) => Promise.all(reqs.map((r) => service.approve(r.id, opts.approver, r.plan!.hash)));
-  /** Runs `work` and returns the bot's CPU seconds spent meanwhile (NaN without a pid). */
-  const botCpu = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+  /**
+   * Approves `reqs` at once and waits until each has ended; returns them and the bot's CPU seconds spent
+   * meanwhile (NaN without a pid). One setup gets 3 minutes, a burst 5.
+   */
+  const provision = async (reqs: SetupRequest[]): Promise<[SetupRequest[], number]> => {
     const before = opts.botPid !== undefined ? cpuMs(opts.botPid) : NaN;
-    const out = await work();
-    return [out, opts.botPid !== undefined ? (cpuMs(opts.botPid) - before) / 1000 : NaN];
+    await Promise.all(reqs.map((r) => service.approve(r.id, opts.approver, r.plan!.hash)));
+    const done = await waitTerminal(store, reqs.map((r) => r.id), reqs.length > 1 ? 300_000 : 180_000);
+    return [done, opts.botPid !== undefined ? (cpuMs(opts.botPid) - before) / 1000 : NaN];
   };
 
   // Warm-up setup: registers the resource providers once (per subscription), so that neither
   // measured run pays for it, and warms the bot's code paths.
   opts.log('warm-up setup (registers providers)…');
   const warm = await submitOne(warmRg);
-  await approveAll([warm]);
-  const [warmDone] = await waitTerminal(store, [warm.id], 180_000);
+  const [[warmDone]] = await provision([warm]);
   if (warmDone.state !== 'succeeded') {
     const why = Object.entries(warmDone.steps).filter(([, st]) => st.status === 'failed').map(([sid, st]) => `${sid}: ${st.error?.code} ${st.error?.message}`);
     throw new Error(`the warm-up setup ${warmDone.state}: ${why.join('; ')}`);
@@ -143,15 +145,9 @@ export async function runConcurrentSetups(opts: {
   // concurrency alone costs from what the throttling adds.
   opts.log(`one setup, then ${opts.count} at once, without faults (reference)…`);
   const plainSingle = await submitOne(plainSingleRg);
-  const [[plainSingleDone], plainSingleCpuS] = await botCpu(async () => {
-    await approveAll([plainSingle]);
-    return waitTerminal(store, [plainSingle.id], 180_000);
-  });
+  const [[plainSingleDone], plainSingleCpuS] = await provision([plainSingle]);
   const plain = await Promise.all(plainRgs.map(submitOne));
-  const [plainDone, plainCpuS] = await botCpu(async () => {
-    await approveAll(plain);
-    return waitTerminal(store, plain.map((r) => r.id), 300_000);
-  });
+  const [plainDone, plainCpuS] = await provision(plain);
   const plainMakespanS = makespanS(plainDone);
 
   const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
@@ -162,10 +158,7 @@ export async function runConcurrentSetups(opts: {
     let singlesCpuS = 0;
     for (const rg of singleRgs) {
       const single = await submitOne(rg);
-      const [[done], cpuS] = await botCpu(async () => {
-        await approveAll([single]);
-        return waitTerminal(store, [single.id], 180_000);
-      });
+      const [[done], cpuS] = await provision([single]);
       singles.push(done);
       singlesCpuS += cpuS;
     }
@@ -177,10 +170,7 @@ export async function runConcurrentSetups(opts: {
     opts.log(`${opts.count} setups at once…`);
     const many = await Promise.all(manyRgs.map(submitOne));
     const logStart = sim.requestLog.length;
-    const [manyDone, manyCpuS] = await botCpu(async () => {
-      await approveAll(many);
-      return waitTerminal(store, many.map((r) => r.id), 300_000);
-    });
+    const [manyDone, manyCpuS] = await provision(many);
     const window = sim.requestLog.slice(logStart);
     const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
