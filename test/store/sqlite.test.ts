@@ -181,6 +181,22 @@ describe('SQLite store', () => {
     expect((await s.list({ resourceGroup: 'RG-B' })).map((r) => r.id)).toEqual(['HW-1002']);
   });
 
+  it('honours each list limit on the same connection; a limit that is not a positive whole number is clamped', async () => {
+    const s = open();
+    for (let i = 1; i <= 3; i++) await s.create(rawRequest(`HW-100${i}`, { createdAt: `2026-01-0${i}T00:00:00.000Z`, state: 'succeeded' }));
+    const ids = async (limit: number) => (await s.listSummaries({ limit })).map((r) => r.id);
+    expect(await ids(1)).toEqual(['HW-1003']);
+    expect(await ids(3)).toEqual(['HW-1003', 'HW-1002', 'HW-1001']);
+    expect(await ids(2)).toEqual(['HW-1003', 'HW-1002']);
+    expect(await ids(1)).toEqual(['HW-1003']);
+    expect(await ids(2.9)).toEqual(['HW-1003', 'HW-1002']);
+    expect(await ids(0)).toEqual(['HW-1003']);
+    expect(await ids(-5)).toEqual(['HW-1003']);
+    expect(await ids(Number.NaN)).toHaveLength(3);
+    expect(await ids(Number.POSITIVE_INFINITY)).toHaveLength(3);
+    expect((await s.list({ limit: 1, states: ['succeeded'] })).map((r) => r.id)).toEqual(['HW-1003']);
+  });
+
   it('summaries select exactly what list selects and carry the fields lists and sweeps use', async () => {
     const s = open();
     await s.create(rawRequest('HW-1001', { createdAt: '2026-01-01T00:00:00.000Z', state: 'succeeded' }));

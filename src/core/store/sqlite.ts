@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { BotError } from '../errors';
 import { FIRST_REQUEST_NUMBER, formatRequestId } from '../ids';
 import { isActive, lockKey, locksConflict } from '../state';
@@ -66,9 +67,12 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
  * an append-only audit table, expiring job leases and a small kv table with etags.
  * Every write runs in an IMMEDIATE transaction, so checks and writes are atomic across processes.
  */
-/** Prepared statements kept by SQL text: better-sqlite3 compiles the SQL on every prepare(), which showed in turn profiles. */
+/**
+ * Prepared statements kept by SQL text: better-sqlite3 compiles the SQL on every prepare(), which showed in
+ * turn profiles. Bounded: list queries differ by filters and limit.
+ */
 class StatementCache {
-  private readonly cache = new Map<string, Database.Statement>();
+  private readonly cache = new LRUCache<string, Database.Statement>({ max: 256 });
 
   constructor(private readonly db: Database.Database) {}
 
@@ -182,8 +186,10 @@ export class SqliteStore implements Store {
       where.push('resource_group = @rg COLLATE NOCASE');
       params.rg = query.resourceGroup;
     }
-    params.limit = Math.max(1, Math.floor(query.limit ?? 20));
-    return { clause: `${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at DESC, rowid DESC LIMIT @limit`, params };
+    // The limit is written into the SQL, not bound: SQLite's planner reads a bound LIMIT, so rebinding
+    // it expired the statement and every status list was parsed and planned again (perf: sqlite3Reprepare).
+    const limit = Number.isFinite(query.limit) ? Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(query.limit!))) : 20;
+    return { clause: `${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at DESC, rowid DESC LIMIT ${limit}`, params };
   }
 
   async update(request: SetupRequest, audit: AuditEvent[] = []): Promise<SetupRequest> {
@@ -301,6 +307,9 @@ export class SqliteStore implements Store {
  * The columns of a request summary (migration 3). A row whose requester_platform is NULL was written by a
  * release before it (another instance during a rolling upgrade): its fields come from the body.
  */
+/** Upper bound of a list query's limit (the pending sweep asks for 10,000). */
+const MAX_LIST_LIMIT = 100_000;
+
 const summaryColumn = (column: string, path: string) => `CASE WHEN requester_platform IS NULL THEN json_extract(body, '${path}') ELSE ${column} END AS ${column}`;
 const SUMMARY_SELECT =
   'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
