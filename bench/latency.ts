@@ -118,6 +118,9 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** Turns still waiting when a Slack load stops finish within this (the line holds 50 at 20/s). */
+const SLACK_DRAIN_MS = 4000;
+
 export async function runLatency(
   targets: LatencyTargets,
   ctx: ScenarioContext,
@@ -129,11 +132,16 @@ export async function runLatency(
     if (only.length > 0 && !only.some((x) => sc.name.toLowerCase().includes(x))) continue;
     const base = sc.baseline === 'echo' ? targets.echo : targets.bolt;
     const factory = sc.request(ctx);
-    if (opts.warmupS > 0) {
-      await runLoad({ url: targets.bot.url, connections: 10, durationS: opts.warmupS, request: factory });
-      await runLoad({ url: base.url, connections: 10, durationS: opts.warmupS, request: factory });
-    }
+    // Each measured run follows its own warm-up at the same concurrency, with the same users: pools, JIT and
+    // the users' conversation state are then in the state the run measures. (A warm-up at 10 connections left
+    // the first 2-3 s of a 50-connection run to 40 new users and connections: p50 100 ms there, 60 after.)
+    const warmUp = async (url: string, c: number) => {
+      if (opts.warmupS > 0) await runLoad({ url, connections: c, durationS: opts.warmupS, request: factory });
+    };
     for (const c of opts.concurrencies) {
+      await warmUp(targets.bot.url, c);
+      // Slack: the turns the warm-up left waiting finish first, so that the counts below are the run's own.
+      if (sc.baseline === 'bolt' && opts.warmupS > 0) await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
       const before = sc.baseline === 'bolt' ? ctx.slackStats?.() : undefined;
       const botCpu = cpuMs(targets.bot.pid);
       const bot = await runLoad({ url: targets.bot.url, connections: c, durationS: opts.durationS, request: factory });
@@ -141,7 +149,7 @@ export async function runLatency(
       let slackTurns: ScenarioResult['slackTurns'];
       if (before && ctx.slackStats) {
         // Turns still waiting when the load stopped finish within a few seconds (the line holds 50 at 20/s).
-        await new Promise((r) => setTimeout(r, 4000));
+        await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
         const after = ctx.slackStats();
         const delta = (m: string) => (after.byMethod[m] ?? 0) - (before.byMethod[m] ?? 0);
         const busyNotices = after.busy - before.busy;
@@ -149,6 +157,7 @@ export async function runLatency(
         const acked = bot.requests;
         slackTurns = { acked, answered, busyNotices, busyAcks: sc.name.includes('slash') ? Math.max(0, acked - answered) : 0 };
       }
+      await warmUp(base.url, c);
       const baseCpu = cpuMs(base.pid);
       const baseline = await runLoad({ url: base.url, connections: c, durationS: opts.durationS, request: factory });
       const cpuMsPerRequest = { bot: botCpuPerRequest, baseline: (cpuMs(base.pid) - baseCpu) / Math.max(1, baseline.requests) };
