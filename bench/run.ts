@@ -258,7 +258,7 @@ async function main(): Promise<void> {
   const load = results.machine as { loadAvg1m: number; loadAvg1mEnd: number };
   const header =
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${round(load.loadAvg1m, 1)} at start and ${load.loadAvg1mEnd} at the end; ` +
-    `${durationS} s per latency run after ${warmupS} s warm-up; total ${results.totalSeconds} s (${results.date}).`;
+    `${durationS} s per latency run, each after its own ${warmupS} s warm-up at the same concurrency, connection setup excluded; total ${results.totalSeconds} s (${results.date}).`;
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
   process.stdout.write(`\n${header}\n\n${table}\n`);
   if (writeDoc) updateDoc(header, table);
