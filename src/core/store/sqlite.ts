@@ -303,13 +303,13 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Upper bound of a list query's limit (the pending sweep asks for 10,000). */
+const MAX_LIST_LIMIT = 100_000;
+
 /**
  * The columns of a request summary (migration 3). A row whose requester_platform is NULL was written by a
  * release before it (another instance during a rolling upgrade): its fields come from the body.
  */
-/** Upper bound of a list query's limit (the pending sweep asks for 10,000). */
-const MAX_LIST_LIMIT = 100_000;
-
 const summaryColumn = (column: string, path: string) => `CASE WHEN requester_platform IS NULL THEN json_extract(body, '${path}') ELSE ${column} END AS ${column}`;
 const SUMMARY_SELECT =
   'SELECT id, kind, parent_id, state, subscription_id, resource_group, created_at, updated_at, ' +
