@@ -41,6 +41,8 @@ export interface LoadResult extends LatencySummary {
   requests: number;
   /** Connections' first responses, left out of the latency samples (they include connection setup). */
   connectionSetups: number;
+  /** The slowest of those first responses (connect, accept and the request), for the record. */
+  connectionSetupMaxMs: number;
   rps: number;
   non2xx: number;
   errors: number;
@@ -56,6 +58,7 @@ export async function runLoad(opts: { url: string; connections: number; duration
   const connected = new WeakSet<object>();
   let acked = 0;
   let connectionSetups = 0;
+  let connectionSetupMaxMs = 0;
   const started = Date.now();
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const instance = autocannon(
@@ -86,6 +89,7 @@ export async function runLoad(opts: { url: string; connections: number; duration
       if (conn && !connected.has(conn)) {
         connected.add(conn);
         connectionSetups += 1;
+        connectionSetupMaxMs = Math.max(connectionSetupMaxMs, responseTime);
         return;
       }
       samples.push(responseTime);
@@ -99,6 +103,7 @@ export async function runLoad(opts: { url: string; connections: number; duration
     durationS: opts.durationS,
     requests: acked,
     connectionSetups,
+    connectionSetupMaxMs,
     rps: Math.round(acked / elapsedS),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
