@@ -148,7 +148,6 @@ export async function runLatency(
       const botCpuPerRequest = (cpuMs(targets.bot.pid) - botCpu) / Math.max(1, bot.requests);
       let slackTurns: ScenarioResult['slackTurns'];
       if (before && ctx.slackStats) {
-        // Turns still waiting when the load stopped finish within a few seconds (the line holds 50 at 20/s).
         await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
         const after = ctx.slackStats();
         const delta = (m: string) => (after.byMethod[m] ?? 0) - (before.byMethod[m] ?? 0);
