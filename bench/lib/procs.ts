@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -62,6 +62,13 @@ export async function startTsChild(opts: {
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
+  // BENCH_CHILD_LOG_DIR: every child's whole output in <dir>/<name>-<pid>.log (e.g. with --trace-gc).
+  if (process.env.BENCH_CHILD_LOG_DIR) {
+    const file = createWriteStream(path.join(process.env.BENCH_CHILD_LOG_DIR, `${opts.name.replace(/[^A-Za-z0-9]+/g, '-')}-${proc.pid}.log`));
+    proc.stdout!.pipe(file, { end: false });
+    proc.stderr!.pipe(file, { end: false });
+    proc.once('exit', () => file.end());
+  }
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let readyMs = NaN;
