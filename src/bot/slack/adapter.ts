@@ -467,6 +467,7 @@ export class SlackAdapter extends BotAdapter {
           break;
         case ActivityTypes.Message:
         case undefined:
+          await yieldToIo();
           responses.push(await this.sendMessage(activity, turn));
           break;
         default:
@@ -634,6 +635,7 @@ export class SlackAdapter extends BotAdapter {
     if (!logic) throw new BotError('CONFIG', 'Slack adapter has no bot logic: call setLogic(bot.run) at startup.');
     const context = new TurnContext(this, activity);
     context.turnState.set(TURN_KEY, turn);
+    await yieldToIo();
     await this.runMiddleware(context, logic);
     if (activity.type === ActivityTypes.Invoke) await this.applyInvokeResponse(context, turn);
   }
@@ -961,13 +963,25 @@ export class SlackAdapter extends BotAdapter {
   /** One place that calls Slack, so failures carry a code and never log message content. */
   private async call<T>(method: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      await yieldToIo();
+      const result = await fn();
+      await yieldToIo();
+      return result;
     } catch (err) {
       const code = slackErrorCode(err);
       this.logger.warn({ method, code: code ?? (err as Error)?.message }, 'slack web api call failed');
       throw new BotError('INTERNAL', `Slack ${method} failed${code ? `: ${code}` : ''}.`, { cause: err, details: { method, slackError: code } });
     }
   }
+}
+
+/**
+ * Lets I/O that is already waiting (other requests, whose acks Slack times out) run before a turn's next
+ * stretch of CPU work. Turns yield when they start, before each message and around each Web API call, so
+ * no ack waits behind a whole turn (docs/performance.md, Slack acks at one connection).
+ */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isRecord(v: unknown): v is SlackPayload {
