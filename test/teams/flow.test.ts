@@ -7,7 +7,7 @@ import { CloudAdapter, ConfigurationBotFrameworkAuthentication, ConversationStat
 import { AzureProvisioner } from '../../src/azure/provisioner';
 import { createAzureClients } from '../../src/azure/clients';
 import { DEFAULT_BOT_ACTIONS, startArmSimulator, type ArmSimulator } from '../../src/azure/simulator';
-import { HopsworksBot, installOnTurnError } from '../../src/bot/bot';
+import { DIALOG_STATE_CONFIGURATION_KEY, HopsworksBot, installOnTurnError } from '../../src/bot/bot';
 import { ChatNotifier } from '../../src/bot/notifier';
 import { KeyValueBotStorage } from '../../src/bot/storage';
 import { JobRunner } from '../../src/core/runner';
@@ -274,6 +274,22 @@ describe('Teams end to end over the connector', () => {
     await notifier.idle();
     expect((await store.get(id))!.state).toBe('succeeded');
     expect(cardTexts(cardOfMessage(connector.messages.get(failed.conversations.activityIds.progressCard)))).toContain('Done');
+  });
+
+  test('the wizard keeps working in two conversations at once while the dialog memory configuration is built only once', async () => {
+    const seen: unknown[] = [];
+    adapter.use(async (context, next) => {
+      await next();
+      seen.push(context.turnState.get(DIALOG_STATE_CONFIGURATION_KEY));
+    });
+    const first = await requestSetup(DM, 'rg-hopsworks-dev');
+    const second = await requestSetup(ADMIN, 'rg-analytics');
+    expect((await store.get(first))!.target.resourceGroup).toBe('rg-hopsworks-dev');
+    expect((await store.get(second))!.target.resourceGroup).toBe('rg-analytics');
+    // Every turn used the same memory scopes and path resolvers (botbuilder-dialogs found them under its key).
+    expect(seen.length).toBeGreaterThanOrEqual(8);
+    expect(seen[0]).toBeDefined();
+    expect(seen.every((c) => c === seen[0])).toBe(true);
   });
 
   test('registering the admin channel late posts the pending approval cards there', async () => {
