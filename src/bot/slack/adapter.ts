@@ -242,7 +242,7 @@ export class SlackAdapter extends BotAdapter {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Incoming (called by the Bolt listeners in ./index.ts, after Bolt verified the signature)
+  // Incoming (called by the Bolt middleware in ./index.ts, after Bolt verified the signature)
 
   /** `/hopsworks <subcommand>` → message activity with text = subcommand. */
   async onSlashCommand(body: Record<string, string>, ack: (busyText?: string) => Promise<void>): Promise<void> {
@@ -587,7 +587,7 @@ export class SlackAdapter extends BotAdapter {
         const now = Date.now();
         const at = Math.max(now, this.nextTurnAt);
         this.nextTurnAt = at + this.turnSpacingMs;
-        await new Promise<void>((resolve) => (at > now ? setTimeout(resolve, at - now) : setImmediate(resolve)));
+        await (at > now ? new Promise<void>((resolve) => setTimeout(resolve, at - now)) : yieldToIo());
         await turn();
       }),
     );

@@ -1,7 +1,7 @@
 /**
  * Slack wiring: Bolt's HTTPReceiver verifies each request's signature (signing secret, 5-minute
- * window), answers `url_verification` and `ssl_check`, and acks; Bolt's App routes the payload to
- * the listeners below, which only hand it to the SlackAdapter. The receiver's request listener is
+ * window), answers `url_verification` and `ssl_check`, and acks; Bolt's App hands the payload to the
+ * one global middleware below, which only passes it to the SlackAdapter. The receiver's request listener is
  * mounted on the bot's one HTTP server instead of a server of its own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
