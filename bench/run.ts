@@ -237,6 +237,7 @@ async function main(): Promise<void> {
         });
       }
       // ARM's own limits (token buckets per subscription: reads 250 + 25/s, writes 200 + 10/s): would the burst be throttled for real?
+      rows.push({ metric: `TLS connections the bot opened to ARM, ${setups.count} at once without faults`, value: `${setups.connectionsOpened.opened} (${setups.connectionsOpened.resumed} resumed a TLS session)` });
       rows.push({ metric: 'ARM requests during the concurrent run: reads / writes', value: `${setups.armReads} / ${setups.armWrites}`, baseline: "ARM's subscription token buckets: 250 reads + 25/s, 200 writes + 10/s (real time)" });
     }
     await bot.stop();

@@ -21,7 +21,7 @@ export interface ConcurrentSetupsResult {
   singleMakespanS: number;
   singleRunsS: number[];
   /** One and then N setups without injected faults (other resource groups): what concurrency alone costs. */
-  noFaults: { singleMakespanS: number; manyMakespanS: number; ratio: number; failed: number };
+  noFaults: { singleMakespanS: number; manyMakespanS: number; ratio: number; failed: number; perSetup: PerSetup[] };
   manyMakespanS: number;
   ratio: number;
   failed: number;
@@ -33,9 +33,11 @@ export interface ConcurrentSetupsResult {
   /** Reads (GET, HEAD) and writes (PUT, POST, PATCH, DELETE) in the concurrent run, against ARM's subscription buckets. */
   armReads: number;
   armWrites: number;
+  /** TLS connections the bot opened to ARM during the burst without faults (and how many resumed a session). */
+  connectionsOpened: { opened: number; resumed: number };
   faults: { rate429: number; retryAfterSeconds: number };
   /** Per setup of the concurrent run: seconds from the run's first step start to its own first step start and to its last step end. */
-  perSetup: { id: string; startS: number; endS: number; steps: Record<string, [number, number]> }[];
+  perSetup: PerSetup[];
   /**
    * The bot process's CPU time per setup (s): one alone and in the burst, without and with injected faults.
    * From approval until the last setup ended, so it includes the job runner's polling and the progress cards.
@@ -44,6 +46,26 @@ export interface ConcurrentSetupsResult {
   /** Writes to the stored request per setup (its version when it finished; every write adds one), median: one alone (no faults) and in the burst with faults. */
   storeWritesPerSetup: { single: number; many: number };
   note: string;
+}
+
+/** One setup of a burst: seconds from the burst's first step start to its own first step start and last step end, and each step's [start, end]. */
+export interface PerSetup {
+  id: string;
+  startS: number;
+  endS: number;
+  steps: Record<string, [number, number]>;
+}
+
+/** Each request's step timeline, in seconds after the burst's first step start. */
+function timelines(requests: SetupRequest[]): PerSetup[] {
+  const t0 = firstStart(requests);
+  const rel = (iso?: string) => (iso ? round((Date.parse(iso) - t0) / 1000, 2) : NaN);
+  return requests.map((r) => {
+    const steps = Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)] as [number, number]]));
+    const starts = Object.values(steps).map(([a]) => a).filter(Number.isFinite);
+    const ends = Object.values(steps).map(([, b]) => b).filter(Number.isFinite);
+    return { id: r.id, startS: Math.min(...starts), endS: Math.max(...ends), steps };
+  });
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled']);
@@ -131,6 +153,18 @@ export async function runConcurrentSetups(opts: {
     return [done, opts.botPid !== undefined ? (cpuMs(opts.botPid) - before) / 1000 : NaN];
   };
 
+  /** BENCH_DEBUG: the ARM requests of a burst's slowest setup, in seconds after the burst's first step start. */
+  const debugWorst = (label: string, done: SetupRequest[], window: BenchSimulator['requestLog']): void => {
+    if (!process.env.BENCH_DEBUG) return;
+    const t0 = firstStart(done);
+    const worst = timelines(done).reduce((a, b) => (b.endS > a.endS ? b : a));
+    const rg = done.find((r) => r.id === worst.id)!.target.resourceGroup;
+    const lines = window
+      .filter((e) => e.path.includes(`/${rg}/`))
+      .map((e) => `${((Date.parse(e.time) - t0) / 1000).toFixed(2)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`);
+    opts.log(`slowest setup ${label}: ${worst.id} (${rg}) ended at ${worst.endS} s; steps ${JSON.stringify(worst.steps)}\n${lines.join('\n')}`);
+  };
+
   // Warm-up setup: registers the resource providers once (per subscription), so that neither
   // measured run pays for it, and warms the bot's code paths.
   opts.log('warm-up setup (registers providers)…');
@@ -147,7 +181,13 @@ export async function runConcurrentSetups(opts: {
   const plainSingle = await submitOne(plainSingleRg);
   const [[plainSingleDone], plainSingleCpuS] = await provision([plainSingle]);
   const plain = await Promise.all(plainRgs.map(submitOne));
+  const plainLogStart = sim.requestLog.length;
+  const connectionsBefore = sim.connections();
+  const tlsBefore = ((globalThis as any).__tls ?? []).length; const tStart = Date.now();
   const [plainDone, plainCpuS] = await provision(plain);
+  const connectionsAfter = sim.connections();
+  if (process.env.TLS_DEBUG) { const t = ((globalThis as any).__tls ?? []).slice(tlsBefore); opts.log(`TLS handshakes in burst: ${t.length}, reused ${t.filter((x: any) => x[1]).length}, times ${t.map((x: any) => x[0] - tStart).join(',')}`); }
+  debugWorst('without faults', plainDone, sim.requestLog.slice(plainLogStart));
   const plainMakespanS = makespanS(plainDone);
 
   const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
@@ -174,24 +214,9 @@ export async function runConcurrentSetups(opts: {
     const window = sim.requestLog.slice(logStart);
     const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
-    /** Seconds of each step's start and end after `base` (ms). */
-    const timeline = (r: SetupRequest, base: number): Record<string, [number, number]> => {
-      const rel = (iso?: string) => (iso ? round((Date.parse(iso) - base) / 1000, 2) : NaN);
-      return Object.fromEntries(Object.entries(r.steps).map(([sid, st]) => [sid, [rel(st.startedAt), rel(st.finishedAt)]]));
-    };
-    opts.log(`single setup steps: ${JSON.stringify(timeline(singleDone, firstStart([singleDone])))}`);
-    const t0 = firstStart(manyDone);
-    const perSetup = manyDone.map((r) => {
-      const steps = timeline(r, t0);
-      const starts = Object.values(steps).map(([a]) => a).filter(Number.isFinite);
-      const ends = Object.values(steps).map(([, b]) => b).filter(Number.isFinite);
-      return { id: r.id, startS: Math.min(...starts), endS: Math.max(...ends), steps };
-    });
-    if (process.env.BENCH_DEBUG) {
-      const worst = perSetup.reduce((a, b) => (b.endS > a.endS ? b : a));
-      const rg = manyDone.find((r) => r.id === worst.id)!.target.resourceGroup;
-      opts.log(`worst ${worst.id} (${rg}) ended ${worst.endS} s:\n` + window.filter((e) => e.path.includes(`/${rg}/`)).map((e) => `${((Date.parse(e.time) - t0) / 1000).toFixed(2)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
-    }
+    opts.log(`single setup steps: ${JSON.stringify(timelines([singleDone])[0].steps)}`);
+    const perSetup = timelines(manyDone);
+    debugWorst('with faults', manyDone, window);
     const failed = [...singles, ...manyDone].filter((r) => r.state !== 'succeeded').length;
     return {
       count: opts.count,
@@ -202,6 +227,7 @@ export async function runConcurrentSetups(opts: {
         manyMakespanS: round(plainMakespanS, 2),
         ratio: round(plainMakespanS / makespanS([plainSingleDone]), 2),
         failed: [plainSingleDone, ...plainDone].filter((r) => r.state !== 'succeeded').length,
+        perSetup: timelines(plainDone),
       },
       manyMakespanS: round(manyMakespanS, 2),
       ratio: round(manyMakespanS / singleMakespanS, 2),
@@ -214,6 +240,7 @@ export async function runConcurrentSetups(opts: {
       armRequests: window.length,
       armReads: window.filter((e) => e.method === 'GET' || e.method === 'HEAD').length,
       armWrites: window.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').length,
+      connectionsOpened: { opened: connectionsAfter.opened - connectionsBefore.opened, resumed: connectionsAfter.resumed - connectionsBefore.resumed },
       faults,
       perSetup,
       storeWritesPerSetup: { single: plainSingleDone.version, many: percentile(manyDone.map((r) => r.version).sort((a, b) => a - b), 50) },

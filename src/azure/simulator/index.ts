@@ -158,6 +158,8 @@ export interface ArmSimulator {
    */
   prepareSshKeys(count: number): Promise<void>;
   setThrottle(t: ThrottleOptions | undefined): void;
+  /** TLS connections clients have opened to ARM so far, and how many of them resumed an earlier TLS session. */
+  connections(): { opened: number; resumed: number };
   setLatency(opts: { timeScale?: number; durations?: Partial<Durations>; inlineLroMaxMs?: number }): void;
   setTimeScale(timeScale: number): void;
   /** Writes (PUT/PATCH/POST/DELETE) that reached ARM, optionally only those whose path matches. */
@@ -335,7 +337,10 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     void handleArm(req, res);
   });
   const sockets = new Set<import('node:net').Socket>();
+  const connectionStats = { opened: 0, resumed: 0 };
   armServer.on('secureConnection', (s) => {
+    connectionStats.opened++;
+    if (s.isSessionReused()) connectionStats.resumed++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -509,6 +514,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     caCertPath: ca.certPath,
     state: data,
     requestLog,
+    connections() {
+      return { ...connectionStats };
+    },
     setThrottle(t) {
       throttle = t;
       buckets.clear();
