@@ -67,11 +67,26 @@ export interface JobLeases {
   release(requestId: string, owner: string): Promise<void>;
 }
 
-/** Small key-value store with optimistic concurrency, for bot settings and dialog state. */
+/** When a key-value entry ends. */
+export interface KvEntryOptions {
+  /** Epoch ms after which the entry is gone (absent to `get`, replaceable by `create`, deleted by the store in time). Default: kept until deleted. */
+  expiresAt?: number;
+}
+
+/** Small key-value store with optimistic concurrency and optional expiry, for bot settings, dialog state and the Slack adapter's records. */
 export interface KeyValueStore {
+  /** The live entry: one past its expiry is absent. */
   get(key: string): Promise<{ value: unknown; etag: string } | undefined>;
-  /** Writes when `etag` matches the stored one (or `'*'`/undefined for last-writer-wins). Throws `VERSION_CONFLICT`. */
-  put(key: string, value: unknown, etag?: string): Promise<string>;
+  /**
+   * Writes when `etag` matches the live entry's (or `'*'`/undefined for last-writer-wins); the entry then ends as
+   * `options` says (a write without `expiresAt` keeps it until deleted). Throws `VERSION_CONFLICT`.
+   */
+  put(key: string, value: unknown, etag?: string, options?: KvEntryOptions): Promise<string>;
+  /**
+   * Writes only when there is no live entry under `key`, atomically across every instance sharing the store;
+   * true when this call wrote it. One row per key: the cost does not grow with the number of entries.
+   */
+  create(key: string, value: unknown, options?: KvEntryOptions): Promise<boolean>;
   delete(key: string): Promise<void>;
 }
 

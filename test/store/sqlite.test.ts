@@ -56,7 +56,7 @@ describe('SQLite store', () => {
     opened.push(again);
     const raw = new Database(nested, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
       raw.close();
@@ -75,7 +75,7 @@ describe('SQLite store', () => {
     await before.create(rawRequest('HW-1001', { target: target('rg-old') }));
     const raw = new Database(file, { readonly: true });
     try {
-      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
       const plan = raw.prepare('EXPLAIN QUERY PLAN SELECT id FROM requests ORDER BY created_at DESC, rowid DESC LIMIT 10').all() as { detail: string }[];
       expect(plan.map((p) => p.detail).join(' ')).toContain('requests_created');
     } finally {
@@ -286,6 +286,81 @@ describe('SQLite store', () => {
     await s.kv.delete('adminChannel:teams');
     expect(await s.kv.get('adminChannel:teams')).toBeUndefined();
     expect(await codeOf(s.kv.put('adminChannel:teams', { id: 5 }, e2))).toBe('VERSION_CONFLICT');
+  });
+
+  it('kv: create writes only where no live entry is, across connections; entries expire and are deleted in time', async () => {
+    const clock = new ManualClock();
+    const a = open('bot.sqlite', clock);
+    const b = open('bot.sqlite', clock);
+    const at = clock.now().getTime();
+    expect(await a.kv.create('slack:delivery:evt:1', 1, { expiresAt: at + 60_000 })).toBe(true);
+    expect(await a.kv.create('slack:delivery:evt:1', 2, { expiresAt: at + 60_000 })).toBe(false);
+    expect(await b.kv.create('slack:delivery:evt:1', 3)).toBe(false);
+    expect((await b.kv.get('slack:delivery:evt:1'))!.value).toBe(1);
+    // Without an expiry an entry stays; put replaces the expiry with its own (here: none).
+    expect(await a.kv.create('setting', { x: 1 })).toBe(true);
+    const e = await a.kv.put('form', { card: 1 }, undefined, { expiresAt: at + 30_000 });
+    expect(await b.kv.get('form')).toEqual({ value: { card: 1 }, etag: e });
+
+    clock.advance(30_000);
+    // Past its expiry an entry is absent: not read, its etag no longer matches, and create may take the key.
+    expect(await b.kv.get('form')).toBeUndefined();
+    expect(await codeOf(b.kv.put('form', { card: 2 }, e))).toBe('VERSION_CONFLICT');
+    expect(await b.kv.create('form', { card: 3 })).toBe(true);
+    expect((await a.kv.get('form'))!.value).toEqual({ card: 3 });
+    clock.advance(30_000);
+    expect(await b.kv.create('slack:delivery:evt:1', 4, { expiresAt: clock.now().getTime() + 60_000 })).toBe(true);
+    expect((await a.kv.get('slack:delivery:evt:1'))!.value).toBe(4);
+
+    // Many entries that expire: the store deletes them as later ones are created, so the table does not grow.
+    const rows = () => {
+      const raw = new Database(join(dir, 'bot.sqlite'), { readonly: true });
+      try {
+        return (raw.prepare("SELECT count(*) AS n FROM kv WHERE key LIKE 'slack:delivery:%'").get() as { n: number }).n;
+      } finally {
+        raw.close();
+      }
+    };
+    for (let i = 0; i < 1000; i++) await a.kv.create(`slack:delivery:old:${i}`, 1, { expiresAt: clock.now().getTime() + 3_600_000 });
+    expect(rows()).toBe(1001);
+    clock.advanceHours(2);
+    for (let i = 0; i < 300; i++) await a.kv.create(`slack:delivery:new:${i}`, 1, { expiresAt: clock.now().getTime() + 3_600_000 });
+    expect(rows()).toBe(300);
+    expect(await a.kv.get('setting')).toBeDefined();
+  });
+
+  it('migration 4: entries an older release wrote get an expiry (Slack delivery records in two hours, forms from their own)', async () => {
+    const file = join(dir, 'v3.sqlite');
+    const v3 = new Database(file);
+    v3.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of MIGRATIONS.slice(0, 3)) {
+      v3.exec(m.sql);
+      v3.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.description, new Date().toISOString());
+    }
+    const put = v3.prepare('INSERT INTO kv (key, value, etag) VALUES (?, ?, ?)');
+    const formExpiry = Date.now() + 72 * 3_600_000;
+    put.run('slack:deliveries:493000:3', JSON.stringify({ 'evt:Ev01': 1 }), 'e1');
+    put.run('slack:form:abc', JSON.stringify({ value: { card: {} }, expiresAt: formExpiry }), 'e2');
+    put.run('slack:message-forms:C1:1.2', JSON.stringify({ value: ['abc'], expiresAt: formExpiry }), 'e3');
+    put.run('botstate:msteams/conversations/a/', JSON.stringify({ dialogState: {} }), 'e4');
+    v3.close();
+
+    const before = Date.now();
+    opened.push(openSqliteStore(file));
+    const raw = new Database(file, { readonly: true });
+    try {
+      const expiry = (key: string) => (raw.prepare('SELECT expires_at AS e FROM kv WHERE key = ?').get(key) as { e: number | null }).e;
+      expect(expiry('slack:deliveries:493000:3')).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 7_200_000);
+      expect(expiry('slack:deliveries:493000:3')).toBeLessThanOrEqual(Date.now() + 7_200_000);
+      expect(expiry('slack:form:abc')).toBe(formExpiry);
+      expect(expiry('slack:message-forms:C1:1.2')).toBe(formExpiry);
+      expect(expiry('botstate:msteams/conversations/a/')).toBeNull();
+      // The sweep finds expired rows through the partial index, not by scanning the table.
+      const plan = raw.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM kv WHERE expires_at <= ? LIMIT 1000').all(0) as { detail: string }[];
+      expect(plan.map((p) => p.detail).join(' ')).toContain('kv_expires');
+    } finally {
+      raw.close();
+    }
   });
 
   it(':memory: stores are private', async () => {

@@ -5,7 +5,6 @@
  * bot instances share it; in memory otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { BotError, isBotError } from '../../core/errors';
 import type { KeyValueStore } from '../../core/ports';
 
 interface Entry {
@@ -57,7 +56,6 @@ export interface StoredForm {
 
 export class SlackState {
   private readonly memory = new MemoryTtlMap();
-  private readonly lanes = new Map<string, Promise<void>>();
   private readonly kv?: KeyValueStore;
   private readonly now: () => number;
   private readonly formTtlMs: number;
@@ -98,61 +96,25 @@ export class SlackState {
   /**
    * True the first time a delivery key is seen. A Slack retry (X-Slack-Retry-Num) or a replayed
    * interaction carries the same key, so it never runs a command or an approval twice. In the store,
-   * keys are kept in one record per time window (the current and the previous are checked, older ones
-   * deleted), so the table does not grow with traffic.
+   * each key is one entry written create-only (atomic across instances) that expires after
+   * `deliveryTtlMs`; the store deletes expired entries, so the table does not grow with traffic and
+   * recording a delivery costs the same however many were recorded before.
    */
   async firstDelivery(key: string): Promise<boolean> {
     const k = `slack:delivery:${key}`;
-    if (this.memory.get(k, this.now()) !== undefined) return false;
+    const now = this.now();
+    if (this.memory.get(k, now) !== undefined) return false;
     // Mark in memory first: two copies arriving together on this instance cannot both pass.
-    this.memory.set(k, true, this.now() + this.deliveryTtlMs, this.now());
+    this.memory.set(k, true, now + this.deliveryTtlMs, now);
     if (!this.kv) return true;
-    const kv = this.kv;
-    const window = Math.floor(this.now() / this.deliveryTtlMs);
-    const shard = shardOf(key);
-    // One writer per shard record on this instance; other instances are handled by compare-and-set.
-    return this.serialized(`${shard}`, async () => {
-      const previous = await kv.get(deliveryWindowKey(window - 1, shard));
-      if (isRecord(previous?.value) && previous.value[key]) return false;
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const current = await kv.get(deliveryWindowKey(window, shard));
-        const seen = isRecord(current?.value) ? current.value : {};
-        if (seen[key]) return false;
-        try {
-          await kv.put(deliveryWindowKey(window, shard), { ...seen, [key]: 1 }, current?.etag);
-        } catch (err) {
-          // Another instance wrote this record meanwhile: read it again (it may hold this very key).
-          if (!isBotError(err, 'VERSION_CONFLICT')) throw err;
-          await new Promise((r) => setTimeout(r, Math.random() * 10));
-          continue;
-        }
-        if (!current) await kv.delete(deliveryWindowKey(window - 2, shard)).catch(() => undefined);
-        // A new record is written last-writer-wins (the port has no create-only put): confirm ours stuck.
-        const check = await kv.get(deliveryWindowKey(window, shard));
-        if (isRecord(check?.value) && check.value[key]) return true;
-      }
-      throw new BotError('VERSION_CONFLICT', 'Could not record a Slack delivery: the store stayed busy.');
-    });
-  }
-
-  private serialized<T>(lane: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.lanes.get(lane) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.lanes.set(lane, settled);
-    void settled.then(() => {
-      if (this.lanes.get(lane) === settled) this.lanes.delete(lane);
-    });
-    return next;
+    return this.kv.create(k, 1, { expiresAt: now + this.deliveryTtlMs });
   }
 
   private async write(key: string, value: unknown, ttlMs: number): Promise<void> {
     const expiresAt = this.now() + ttlMs;
     this.memory.set(key, value, expiresAt, this.now());
-    if (this.kv) await this.kv.put(key, { value, expiresAt });
+    // The expiry is kept in the entry too, for instances of an older release reading the same store.
+    if (this.kv) await this.kv.put(key, { value, expiresAt }, '*', { expiresAt });
   }
 
   private async remove(key: string): Promise<void> {
@@ -169,21 +131,4 @@ export class SlackState {
     if (!entry || typeof entry.expiresAt !== 'number' || entry.expiresAt <= this.now()) return undefined;
     return entry.value;
   }
-}
-
-const SHARDS = 16;
-
-/** Delivery keys are spread over a few records per window, so concurrent writers rarely meet. */
-function shardOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return h % SHARDS;
-}
-
-function deliveryWindowKey(window: number, shard: number): string {
-  return `slack:deliveries:${window}:${shard}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

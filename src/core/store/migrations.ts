@@ -78,4 +78,19 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at = json_extract(body, '$.expiresAt');
     `,
   },
+  {
+    version: 4,
+    description: 'kv entries can expire; one row per Slack delivery instead of hourly records rewritten whole',
+    // The Slack adapter kept delivery keys in 16 records per hour, each read and written whole for every delivery:
+    // the cost of recording one grew with the hour's traffic. Entries now carry an expiry (epoch ms) and the
+    // store deletes them after it. Rows an older release wrote get theirs: its delivery records end in two hours
+    // (a delivery key matters for one), its forms when their stored expiry says.
+    sql: `
+      ALTER TABLE kv ADD COLUMN expires_at INTEGER;
+      CREATE INDEX kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;
+      UPDATE kv SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 7200000 WHERE key LIKE 'slack:deliveries:%';
+      UPDATE kv SET expires_at = CAST(json_extract(value, '$.expiresAt') AS INTEGER)
+        WHERE (key LIKE 'slack:form:%' OR key LIKE 'slack:message-forms:%') AND json_type(value, '$.expiresAt') IN ('integer', 'real');
+    `,
+  },
 ];

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { BotError } from '../errors';
 import { FIRST_REQUEST_NUMBER, formatRequestId } from '../ids';
 import { isActive, lockKey, locksConflict } from '../state';
-import type { Clock, KeyValueStore, RequestQuery, Store } from '../ports';
+import type { Clock, KeyValueStore, KvEntryOptions, RequestQuery, Store } from '../ports';
 import type { Actor, AuditEvent, RequestKind, RequestState, RequestSummary, SetupRequest } from '../types';
 import { MIGRATIONS, type Migration } from './migrations';
 
@@ -102,7 +102,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     migrate(this.db, MIGRATIONS);
     this.statements = new StatementCache(this.db);
-    this.kv = new SqliteKv(this.db, this.statements);
+    this.kv = new SqliteKv(this.db, this.statements, this.clock);
   }
 
   async nextId(): Promise<string> {
@@ -321,35 +321,71 @@ function parse(row: RequestRow): SetupRequest {
   return { ...(JSON.parse(row.body) as SetupRequest), version: row.version };
 }
 
+/** Expired kv rows are deleted every this many `create` calls, at most SWEEP_BATCH at a time. */
+const SWEEP_EVERY = 128;
+const SWEEP_BATCH = 1000;
+
 class SqliteKv implements KeyValueStore {
+  private creates = 0;
+
   constructor(
     private readonly db: Database.Database,
     private readonly statements: StatementCache,
+    private readonly clock: Clock,
   ) {}
 
   async get(key: string): Promise<{ value: unknown; etag: string } | undefined> {
-    const row = this.statements.prepare<[string], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ?').get(key);
+    const row = this.statements
+      .prepare<[string, number], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)')
+      .get(key, this.clock.now().getTime());
     return row ? { value: JSON.parse(row.value) as unknown, etag: row.etag } : undefined;
   }
 
-  async put(key: string, value: unknown, etag?: string): Promise<string> {
+  async put(key: string, value: unknown, etag?: string, options: KvEntryOptions = {}): Promise<string> {
     const json = JSON.stringify(value ?? null);
     return this.db.transaction(() => {
-      const row = this.statements.prepare<[string], { etag: string }>('SELECT etag FROM kv WHERE key = ?').get(key);
+      const row = this.statements
+        .prepare<[string, number], { etag: string }>('SELECT etag FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)')
+        .get(key, this.clock.now().getTime());
       if (etag !== undefined && etag !== '*' && row?.etag !== etag) {
         throw new BotError('VERSION_CONFLICT', `Setting ${key} changed meanwhile.`, { details: { key, expected: etag, actual: row?.etag } });
       }
       // Random etags: a key deleted and written again never matches an etag someone kept from before.
       const next = randomUUID();
       this.statements
-        .prepare('INSERT INTO kv (key, value, etag) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = excluded.etag')
-        .run(key, json, next);
+        .prepare(
+          `INSERT INTO kv (key, value, etag, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = excluded.etag, expires_at = excluded.expires_at`,
+        )
+        .run(key, json, next, options.expiresAt ?? null);
       return next;
     }).immediate();
   }
 
+  async create(key: string, value: unknown, options: KvEntryOptions = {}): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    // One statement, atomic on its own: a live row under the key stays as it is (no change counted); an
+    // expired one is replaced.
+    const { changes } = this.statements
+      .prepare(
+        `INSERT INTO kv (key, value, etag, expires_at) VALUES (@key, @value, @etag, @expiresAt)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = excluded.etag, expires_at = excluded.expires_at
+         WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= @now`,
+      )
+      .run({ key, value: JSON.stringify(value ?? null), etag: randomUUID(), expiresAt: options.expiresAt ?? null, now });
+    if (++this.creates % SWEEP_EVERY === 0) this.sweep(now);
+    return changes > 0;
+  }
+
   async delete(key: string): Promise<void> {
     this.statements.prepare('DELETE FROM kv WHERE key = ?').run(key);
+  }
+
+  /** Deletes expired entries (through the partial index on expires_at, a bounded batch at a time). */
+  private sweep(now: number): void {
+    this.statements
+      .prepare(`DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv WHERE expires_at <= ? LIMIT ${SWEEP_BATCH})`)
+      .run(now);
   }
 }
 
