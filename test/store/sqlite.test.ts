@@ -224,6 +224,38 @@ describe('SQLite store', () => {
     expect(summaries.find((x) => x.id === 'HW-1002')!.expiresAt).toBe('2026-01-05T00:00:00.000Z');
   });
 
+  it('summaries are never stale: they follow writes by this connection, by another instance and by raw SQL, and callers cannot change them', async () => {
+    const a = open();
+    const b = open();
+    const states = async (s: Store) => (await s.listSummaries({ limit: 10 })).map((r) => `${r.id}:${r.state}`);
+    const v1 = await a.create(rawRequest('HW-1001', { createdAt: '2026-01-01T00:00:00.000Z' }));
+    expect(await states(a)).toEqual(['HW-1001:pendingApproval']);
+    expect(await states(b)).toEqual(['HW-1001:pendingApproval']);
+    // This connection's own write.
+    const v2 = await a.update({ ...v1, state: 'approved' });
+    expect(await states(a)).toEqual(['HW-1001:approved']);
+    // Another instance's write, on its own connection.
+    await b.update({ ...v2, state: 'provisioning' });
+    expect(await states(a)).toEqual(['HW-1001:provisioning']);
+    await b.create(rawRequest('HW-1002', { createdAt: '2026-01-02T00:00:00.000Z', target: target('rg-b') }));
+    expect(await states(a)).toEqual(['HW-1002:pendingApproval', 'HW-1001:provisioning']);
+    // A write that is not through the store at all.
+    const raw = new Database(join(dir, 'bot.sqlite'));
+    try {
+      raw.prepare("UPDATE requests SET state = 'failed' WHERE id = 'HW-1001'").run();
+    } finally {
+      raw.close();
+    }
+    expect(await states(a)).toEqual(['HW-1002:pendingApproval', 'HW-1001:failed']);
+    // What one caller does with its list does not reach the next caller.
+    const first = await a.listSummaries({ limit: 10 });
+    first[0].state = 'succeeded';
+    first[0].target.resourceGroup = 'changed';
+    first.pop();
+    const again = await a.listSummaries({ limit: 10 });
+    expect(again.map((r) => `${r.id}:${r.state}:${r.target.resourceGroup}`)).toEqual(['HW-1002:pendingApproval:rg-b', 'HW-1001:failed:' + v1.target.resourceGroup]);
+  });
+
   it('the resource-group lock is enforced in the store across connections', async () => {
     const a = open();
     const b = open();
