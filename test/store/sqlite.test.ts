@@ -224,10 +224,16 @@ describe('SQLite store', () => {
     expect(summaries.find((x) => x.id === 'HW-1002')!.expiresAt).toBe('2026-01-05T00:00:00.000Z');
   });
 
-  it('summaries are never stale: they follow writes by this connection, by another instance and by raw SQL, and callers cannot change them', async () => {
+  it('reads are never stale: summaries and requests follow writes by this connection, by another instance and by raw SQL, and callers cannot change them', async () => {
     const a = open();
     const b = open();
-    const states = async (s: Store) => (await s.listSummaries({ limit: 10 })).map((r) => `${r.id}:${r.state}`);
+    // Each read goes through both the summaries and the request itself.
+    const states = async (s: Store) => {
+      const listed = (await s.listSummaries({ limit: 10 })).map((r) => `${r.id}:${r.state}`);
+      const got = await Promise.all((await s.listSummaries({ limit: 10 })).map(async (r) => `${r.id}:${(await s.get(r.id))!.state}`));
+      expect(got).toEqual(listed);
+      return listed;
+    };
     const v1 = await a.create(rawRequest('HW-1001', { createdAt: '2026-01-01T00:00:00.000Z' }));
     expect(await states(a)).toEqual(['HW-1001:pendingApproval']);
     expect(await states(b)).toEqual(['HW-1001:pendingApproval']);
@@ -242,7 +248,7 @@ describe('SQLite store', () => {
     // A write that is not through the store at all.
     const raw = new Database(join(dir, 'bot.sqlite'));
     try {
-      raw.prepare("UPDATE requests SET state = 'failed' WHERE id = 'HW-1001'").run();
+      raw.prepare("UPDATE requests SET state = 'failed', body = json_set(body, '$.state', 'failed') WHERE id = 'HW-1001'").run();
     } finally {
       raw.close();
     }
@@ -254,6 +260,15 @@ describe('SQLite store', () => {
     first.pop();
     const again = await a.listSummaries({ limit: 10 });
     expect(again.map((r) => `${r.id}:${r.state}:${r.target.resourceGroup}`)).toEqual(['HW-1002:pendingApproval:rg-b', 'HW-1001:failed:' + v1.target.resourceGroup]);
+    const got = (await a.get('HW-1002'))!;
+    got.state = 'succeeded';
+    got.steps = {};
+    expect((await a.get('HW-1002'))!.state).toBe('pendingApproval');
+    // A compare-and-set after another instance's write still sees that write.
+    const mine = (await a.get('HW-1002'))!;
+    await b.update({ ...(await b.get('HW-1002'))!, state: 'approved' });
+    expect(await codeOf(a.update({ ...mine, state: 'rejected' }))).toBe('VERSION_CONFLICT');
+    expect((await a.get('HW-1002'))!.state).toBe('approved');
   });
 
   it('the resource-group lock is enforced in the store across connections', async () => {
