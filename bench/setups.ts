@@ -183,10 +183,8 @@ export async function runConcurrentSetups(opts: {
   const plain = await Promise.all(plainRgs.map(submitOne));
   const plainLogStart = sim.requestLog.length;
   const connectionsBefore = sim.connections();
-  const tlsBefore = ((globalThis as any).__tls ?? []).length; const tStart = Date.now();
   const [plainDone, plainCpuS] = await provision(plain);
   const connectionsAfter = sim.connections();
-  if (process.env.TLS_DEBUG) { const t = ((globalThis as any).__tls ?? []).slice(tlsBefore); opts.log(`TLS handshakes in burst: ${t.length}, reused ${t.filter((x: any) => x[1]).length}, times ${t.map((x: any) => x[0] - tStart).join(',')}`); }
   debugWorst('without faults', plainDone, sim.requestLog.slice(plainLogStart));
   const plainMakespanS = makespanS(plainDone);
 
