@@ -8,6 +8,17 @@ import { MIGRATIONS } from '../../src/core/store/migrations';
 import type { Store } from '../../src/core/ports';
 import { ManualClock, rawRequest, target } from '../helpers/core-fakes';
 
+/** A database file as a release with the first `version` migrations left it (open, for the test to fill). */
+function databaseAt(file: string, version: number): Database.Database {
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.slice(0, version)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.description, new Date().toISOString());
+  }
+  return db;
+}
+
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -65,11 +76,7 @@ describe('SQLite store', () => {
 
   it('a database from the first release gets the newest-first index on open, keeps its requests, and status uses the index', async () => {
     const file = join(dir, 'v1.sqlite');
-    const v1 = new Database(file);
-    v1.exec(MIGRATIONS[0].sql);
-    v1.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    v1.prepare('INSERT INTO schema_migrations VALUES (1, ?, ?)').run(MIGRATIONS[0].description, new Date().toISOString());
-    v1.close();
+    databaseAt(file, 1).close();
     const before = openSqliteStore(file);
     opened.push(before);
     await before.create(rawRequest('HW-1001', { target: target('rg-old') }));
@@ -86,12 +93,7 @@ describe('SQLite store', () => {
 
   it('migration 3 copies requester and expiry into columns; rows an older release writes later are still listed right', async () => {
     const file = join(dir, 'v2.sqlite');
-    const v2 = new Database(file);
-    v2.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of MIGRATIONS.slice(0, 2)) {
-      v2.exec(m.sql);
-      v2.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.description, new Date().toISOString());
-    }
+    const v2 = databaseAt(file, 2);
     // How the release before wrote a request (no summary columns).
     const insertOld = (db: Database.Database, r: ReturnType<typeof rawRequest>) =>
       db
@@ -378,12 +380,7 @@ describe('SQLite store', () => {
 
   it('migration 4: entries an older release wrote get an expiry (Slack delivery records in two hours, forms from their own)', async () => {
     const file = join(dir, 'v3.sqlite');
-    const v3 = new Database(file);
-    v3.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of MIGRATIONS.slice(0, 3)) {
-      v3.exec(m.sql);
-      v3.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.description, new Date().toISOString());
-    }
+    const v3 = databaseAt(file, 3);
     const put = v3.prepare('INSERT INTO kv (key, value, etag) VALUES (?, ?, ?)');
     const formExpiry = Date.now() + 72 * 3_600_000;
     put.run('slack:deliveries:493000:3', JSON.stringify({ 'evt:Ev01': 1 }), 'e1');
