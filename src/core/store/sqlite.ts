@@ -193,16 +193,16 @@ export class SqliteStore implements Store {
     }
     // New objects on every call: callers never share (or change) the cached rows.
     return rows.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        state: r.state,
-        ...(r.parent_id !== null ? { parentId: r.parent_id } : {}),
-        target: { subscriptionId: r.subscription_id, resourceGroup: r.resource_group },
-        requester: { platform: r.requester_platform, displayName: r.requester_name },
-        createdAt: r.created_at,
-        updatedAt: r.updated_at,
-        ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
-      }));
+      id: r.id,
+      kind: r.kind,
+      state: r.state,
+      ...(r.parent_id !== null ? { parentId: r.parent_id } : {}),
+      target: { subscriptionId: r.subscription_id, resourceGroup: r.resource_group },
+      requester: { platform: r.requester_platform, displayName: r.requester_name },
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
+    }));
   }
 
   /** WHERE, ORDER BY and LIMIT of a request query (newest first), and its parameters. */
