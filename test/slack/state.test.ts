@@ -43,7 +43,7 @@ test('two instances recording different deliveries at once both keep theirs', as
   for (let i = 0; i < 60; i++) expect(await c.firstDelivery(`act:U1:${i}`)).toBe(false);
 });
 
-test('delivery keys expire after the delivery TTL and are deleted, so the store does not grow with traffic', async () => {
+test('delivery keys are forgotten after the delivery TTL (the store deletes such entries: test/store/sqlite.test.ts)', async () => {
   const a = new SlackState({ kv: store.kv, now: clock, deliveryTtlMs: HOUR });
   const stored = async (prefix: string) => {
     let n = 0;
@@ -59,10 +59,9 @@ test('delivery keys expire after the delivery TTL and are deleted, so the store 
   expect(await new SlackState({ kv: store.kv, now: clock }).firstDelivery('cmd:t0')).toBe(true);
 });
 
-test('recording a delivery costs the same with many recorded before: one store entry per key, none read whole', async () => {
+test('each delivery key is its own store entry: no record collects keys, so what a delivery reads and writes does not grow', async () => {
   const a = new SlackState({ kv: store.kv, now: clock });
   for (let i = 0; i < 5000; i++) await a.firstDelivery(`act:U1:${i}`);
-  // No entry holds more than one key: the size of what a delivery reads and writes does not grow.
   const b = new SlackState({ kv: store.kv, now: clock });
   expect(await b.firstDelivery('act:U1:4999')).toBe(false);
   expect(await store.kv.get('slack:delivery:act:U1:4999')).toEqual({ value: 1, etag: expect.any(String) });
