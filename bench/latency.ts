@@ -1,9 +1,9 @@
 /**
  * Interactive latency: the bot and its baselines as child processes, autocannon in this process.
- * Every scenario runs against the bot and then, back to back, against its baseline, so that
+ * Every row alternates between the bot and its baseline in short slices (see `sliceOrder`), so that
  * background load on a shared machine hits both alike.
  */
-import { runLoad, type LoadResult, type RequestFactory } from './lib/load';
+import { combineRuns, runLoad, runLoadSamples, type LoadResult, type LoadRun, type RequestFactory } from './lib/load';
 import { cpuMs, mib, rssBytes, type ChildServer } from './lib/procs';
 import {
   slackBlockActionsBody,
@@ -121,10 +121,34 @@ export const SCENARIOS: Scenario[] = [
 /** Turns still waiting when a Slack load stops finish within this (the line holds 50 at 20/s). */
 const SLACK_DRAIN_MS = 4000;
 
+/** A B B A A B B A …: `n` slices per side, each side as often first as second in every pair of slices. */
+export function sliceOrder(n: number): Array<'bot' | 'baseline'> {
+  const out: Array<'bot' | 'baseline'> = [];
+  for (let i = 0; i < n; i++) out.push(...(i % 2 === 0 ? (['bot', 'baseline'] as const) : (['baseline', 'bot'] as const)));
+  return out;
+}
+
+/** Waits until the fake Slack Web API has had no call for 300 ms (the bot's queued turns are done), at most SLACK_DRAIN_MS. */
+async function drainSlackTurns(ctx: ScenarioContext): Promise<void> {
+  if (!ctx.slackStats) return new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
+  const total = () => Object.values(ctx.slackStats!().byMethod).reduce((a, b) => a + b, 0);
+  const deadline = Date.now() + SLACK_DRAIN_MS;
+  let last = total();
+  let quietSince = Date.now();
+  while (Date.now() < deadline && Date.now() - quietSince < 300) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = total();
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    }
+  }
+}
+
 export async function runLatency(
   targets: LatencyTargets,
   ctx: ScenarioContext,
-  opts: { durationS: number; warmupS: number; concurrencies: number[]; log: (s: string) => void; only?: string[] },
+  opts: { durationS: number; warmupS: number; concurrencies: number[]; slices: number; log: (s: string) => void; only?: string[] },
 ): Promise<ScenarioResult[]> {
   const out: ScenarioResult[] = [];
   const only = (opts.only ?? []).map((x) => x.toLowerCase());
@@ -140,15 +164,30 @@ export async function runLatency(
     };
     for (const c of opts.concurrencies) {
       await warmUp(targets.bot.url, c);
+      await warmUp(base.url, c);
       // Slack: the turns the warm-up left waiting finish first, so that the counts below are the run's own.
-      if (sc.baseline === 'bolt' && opts.warmupS > 0) await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
+      if (sc.baseline === 'bolt') await drainSlackTurns(ctx);
       const before = sc.baseline === 'bolt' ? ctx.slackStats?.() : undefined;
-      const botCpu = cpuMs(targets.bot.pid);
-      const bot = await runLoad({ url: targets.bot.url, connections: c, durationS: opts.durationS, request: factory });
-      const botCpuPerRequest = (cpuMs(targets.bot.pid) - botCpu) / Math.max(1, bot.requests);
+      // The measured time is cut into slices, the bot's and the baseline's alternating in the order
+      // A B B A A B B A: a machine that is busier for a few seconds, or slowly drifting, weighs on both
+      // alike (back-to-back runs of 10 s each put a whole run on one side of such a change).
+      const botRuns: LoadRun[] = [];
+      const baseRuns: LoadRun[] = [];
+      const cpu = { bot: 0, baseline: 0 };
+      const sliceS = opts.durationS / opts.slices;
+      for (const side of sliceOrder(opts.slices)) {
+        const target = side === 'bot' ? targets.bot : base;
+        const cpuBefore = cpuMs(target.pid);
+        const run = await runLoadSamples({ url: target.url, connections: c, durationS: sliceS, request: factory });
+        cpu[side] += cpuMs(target.pid) - cpuBefore;
+        (side === 'bot' ? botRuns : baseRuns).push(run);
+        // The bot's Slack turns still waiting finish before the baseline's slice, not during it.
+        if (side === 'bot' && sc.baseline === 'bolt') await drainSlackTurns(ctx);
+      }
+      const bot = combineRuns(botRuns);
+      const baseline = combineRuns(baseRuns);
       let slackTurns: ScenarioResult['slackTurns'];
       if (before && ctx.slackStats) {
-        await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
         const after = ctx.slackStats();
         const delta = (m: string) => (after.byMethod[m] ?? 0) - (before.byMethod[m] ?? 0);
         const busyNotices = after.busy - before.busy;
@@ -156,10 +195,7 @@ export async function runLatency(
         const acked = bot.requests;
         slackTurns = { acked, answered, busyNotices, busyAcks: sc.name.includes('slash') ? Math.max(0, acked - answered) : 0 };
       }
-      await warmUp(base.url, c);
-      const baseCpu = cpuMs(base.pid);
-      const baseline = await runLoad({ url: base.url, connections: c, durationS: opts.durationS, request: factory });
-      const cpuMsPerRequest = { bot: botCpuPerRequest, baseline: (cpuMs(base.pid) - baseCpu) / Math.max(1, baseline.requests) };
+      const cpuMsPerRequest = { bot: cpu.bot / Math.max(1, bot.requests), baseline: cpu.baseline / Math.max(1, baseline.requests) };
       opts.log(
         `${sc.name} c=${c}: bot p50 ${bot.p50.toFixed(1)} p99 ${bot.p99.toFixed(1)} max ${bot.max.toFixed(1)} ms (${bot.rps}/s, non-2xx ${bot.non2xx}, errors ${bot.errors}); ` +
           `${base.name} p50 ${baseline.p50.toFixed(1)} p99 ${baseline.p99.toFixed(1)} max ${baseline.max.toFixed(1)} ms (${baseline.rps}/s); ` +

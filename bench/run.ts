@@ -3,11 +3,12 @@
  * baselines, 20 concurrent setups under ARM throttling, startup time and memory. Prints one
  * markdown table and writes bench/results.json. `--write-doc` also refreshes docs/performance.md.
  *
- * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_WARMUP_S (2),
+ * Knobs (environment): BENCH_DURATION_S (10 per latency run), BENCH_SLICES (4: each run's time is cut into
+ * this many slices per side, alternating with the baseline's; 1 = the bot's run, then the baseline's), BENCH_WARMUP_S (2),
  * BENCH_CONCURRENT_SETUPS (20), BENCH_TIME_SCALE (simulated ARM durations, 0.05),
  * BENCH_SKIP (comma list of sections to leave out: provisioning, latency, setups), BENCH_CONCURRENCIES (1,50),
  * BENCH_SCENARIOS (comma list: only the latency scenarios whose name contains one of them, e.g.
- * "teams message,slack button").
+ * "teams message,slack button"), BENCH_DEBUG (1 or 2: request logs of the concurrent setups; see docs/performance.md).
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   const writeDoc = process.argv.includes('--write-doc');
   const durationS = num('BENCH_DURATION_S', 10);
   const warmupS = num('BENCH_WARMUP_S', 2);
+  const slices = Math.max(1, Math.round(num('BENCH_SLICES', 4)));
   const concurrentSetups = num('BENCH_CONCURRENT_SETUPS', 20);
   const timeScale = num('BENCH_TIME_SCALE', 0.05);
   const concurrencies = list('BENCH_CONCURRENCIES', '1,50').map(Number).filter((n) => n > 0);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: 'npm run bench',
     machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, totalMemMiB: Math.round(os.totalmem() / 2 ** 20), loadAvg1m: os.loadavg()[0] },
-    settings: { durationS, warmupS, concurrencies, concurrentSetups, timeScale },
+    settings: { durationS, slices, warmupS, concurrencies, concurrentSetups, timeScale },
   };
   const rows: Row[] = [];
   const children: ChildServer[] = [];
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
         slackStats: () => slackApi.stats(),
         slackApprove: (requestId, planHash) => ({ actionId: 'hw:0', value: encodeButtonValue({ k: 'execute', v: 'approve', d: { requestId, planHash } }) }),
       },
-      { durationS, warmupS, concurrencies, log, only: list('BENCH_SCENARIOS') },
+      { durationS, warmupS, concurrencies, slices, log, only: list('BENCH_SCENARIOS') },
     );
     const after = { bot: rssMiB(bot), echo: rssMiB(echo), bolt: rssMiB(bolt) };
     for (const c of [bot, echo, bolt]) {
@@ -259,7 +261,7 @@ async function main(): Promise<void> {
   const load = results.machine as { loadAvg1m: number; loadAvg1mEnd: number };
   const header =
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${round(load.loadAvg1m, 1)} at start and ${load.loadAvg1mEnd} at the end; ` +
-    `${durationS} s per latency run, each after its own ${warmupS} s warm-up at the same concurrency, connection setup excluded; total ${results.totalSeconds} s (${results.date}).`;
+    `${durationS} s per latency run for the bot and for its baseline, ${slices > 1 ? `in ${slices} slices each, alternating,` : 'back to back,'} after a ${warmupS} s warm-up of each at the same concurrency, connection setup excluded; total ${results.totalSeconds} s (${results.date}).`;
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
   process.stdout.write(`\n${header}\n\n${table}\n`);
   if (writeDoc) updateDoc(header, table);

@@ -162,6 +162,16 @@ export async function runConcurrentSetups(opts: {
     const lines = window
       .filter((e) => e.path.includes(`/${rg}/`))
       .map((e) => `${((Date.parse(e.time) - t0) / 1000).toFixed(2)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`);
+    if (process.env.BENCH_DEBUG === '2') {
+      // Every request of the burst by method and resource type, as times from the burst's start: when did
+      // the 20 storage account PUTs go out, and when did the containers follow?
+      const byKind = new Map<string, number[]>();
+      for (const e of window) {
+        const kind = `${e.method} ${e.path.split('/').slice(-2)[0]}`;
+        byKind.set(kind, [...(byKind.get(kind) ?? []), (Date.parse(e.time) - t0) / 1000]);
+      }
+      for (const [kind, times] of byKind) opts.log(`${kind}: ${times.length} at ${times.sort((a, b) => a - b).map((t) => t.toFixed(2)).join(' ')}`);
+    }
     opts.log(`slowest setup ${label}: ${worst.id} (${rg}) ended at ${worst.endS} s; steps ${JSON.stringify(worst.steps)}\n${lines.join('\n')}`);
   };
 

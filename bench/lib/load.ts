@@ -53,6 +53,13 @@ export interface LoadResult extends LatencySummary {
 export type RequestFactory = (conn: number) => AutocannonRequest;
 
 export async function runLoad(opts: { url: string; connections: number; durationS: number; request: RequestFactory }): Promise<LoadResult> {
+  return combineRuns([await runLoadSamples(opts)]);
+}
+
+/** One autocannon run, with its latency samples (ms) rather than their summary. */
+export type LoadRun = Omit<LoadResult, keyof LatencySummary> & { samples: number[]; elapsedS: number };
+
+export async function runLoadSamples(opts: { url: string; connections: number; durationS: number; request: RequestFactory }): Promise<LoadRun> {
   let nextConn = 0;
   const samples: number[] = [];
   const connected = new WeakSet<object>();
@@ -98,7 +105,8 @@ export async function runLoad(opts: { url: string; connections: number; duration
   const elapsedS = (Date.now() - started) / 1000;
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
   return {
-    ...summarize(samples),
+    samples,
+    elapsedS,
     connections: opts.connections,
     durationS: opts.durationS,
     requests: acked,
@@ -107,6 +115,28 @@ export async function runLoad(opts: { url: string; connections: number; duration
     rps: Math.round(acked / elapsedS),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    statusCodes,
+  };
+}
+
+/** Runs measured in slices against one server, summarised as one run: latency over all samples, counts added. */
+export function combineRuns(runs: LoadRun[]): LoadResult {
+  const samples = runs.flatMap((r) => r.samples);
+  const statusCodes: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  const sum = (f: (r: LoadRun) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const durationS = sum((r) => r.durationS);
+  const requests = sum((r) => r.requests);
+  return {
+    ...summarize(samples),
+    connections: runs[0]?.connections ?? 0,
+    durationS,
+    requests,
+    connectionSetups: sum((r) => r.connectionSetups),
+    connectionSetupMaxMs: Math.max(0, ...runs.map((r) => r.connectionSetupMaxMs)),
+    rps: Math.round(requests / Math.max(1e-9, sum((r) => r.elapsedS))),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
     statusCodes,
   };
 }
