@@ -93,8 +93,7 @@ describe('e2e harness (echo bot in Agents Playground)', () => {
   it('reaches the bot from a channel only through an @mention', async () => {
     await step('channel', [avery], async () => {
       await avery.openConversation(CHANNEL);
-      await avery.postMentioningBot('admin channel');
-      await avery.waitForText(`echo: admin channel | from Avery Approver aad=${APPROVER_AAD} | conv=channel`);
+      await avery.postMentioningBotAndWait('admin channel', avery.text(`echo: admin channel | from Avery Approver aad=${APPROVER_AAD} | conv=channel`));
       await avery.screenshot('channel-mention');
     });
   });

@@ -161,8 +161,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
   it('refuses a non-approver who tries to make a channel the admin channel', async () => {
     await step('non-approver admin channel', users(), async () => {
       await riley.openConversation(ADMIN_CHANNEL);
-      await riley.postMentioningBot('admin channel');
-      await riley.waitForCard('Only approvers can choose the admin channel');
+      await riley.postMentioningBotAndWait('admin channel', riley.card('Only approvers can choose the admin channel').root);
       await riley.screenshot('admin-channel-refused');
     });
   });
@@ -170,8 +169,7 @@ describe('Teams end to end in Microsoft 365 Agents Playground (sandbox bot, head
   it('lets the approver register the admin channel with an @mention', async () => {
     await step('approver admin channel', users(), async () => {
       await avery.openConversation(ADMIN_CHANNEL);
-      await avery.postMentioningBot('admin channel');
-      await avery.waitForCard('Approval cards go to this conversation now');
+      await avery.postMentioningBotAndWait('admin channel', avery.card('Approval cards go to this conversation now').root);
       await avery.screenshot('admin-channel-registered');
     });
   });
