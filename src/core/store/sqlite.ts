@@ -361,6 +361,9 @@ function parse(row: RequestRow): SetupRequest {
   return { ...(JSON.parse(row.body) as SetupRequest), version: row.version };
 }
 
+/** A kv row that has not expired (at the epoch ms bound as the next `?`): what `get` sees and `put`'s etag is checked against. */
+const LIVE_KV = 'key = ? AND (expires_at IS NULL OR expires_at > ?)';
+
 /** Expired kv rows are deleted every this many `create` calls, at most SWEEP_BATCH at a time. */
 const SWEEP_EVERY = 128;
 const SWEEP_BATCH = 1000;
@@ -376,7 +379,7 @@ class SqliteKv implements KeyValueStore {
 
   async get(key: string): Promise<{ value: unknown; etag: string } | undefined> {
     const row = this.statements
-      .prepare<[string, number], { value: string; etag: string }>('SELECT value, etag FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)')
+      .prepare<[string, number], { value: string; etag: string }>(`SELECT value, etag FROM kv WHERE ${LIVE_KV}`)
       .get(key, this.clock.now().getTime());
     return row ? { value: JSON.parse(row.value) as unknown, etag: row.etag } : undefined;
   }
@@ -385,7 +388,7 @@ class SqliteKv implements KeyValueStore {
     const json = JSON.stringify(value ?? null);
     return this.db.transaction(() => {
       const row = this.statements
-        .prepare<[string, number], { etag: string }>('SELECT etag FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)')
+        .prepare<[string, number], { etag: string }>(`SELECT etag FROM kv WHERE ${LIVE_KV}`)
         .get(key, this.clock.now().getTime());
       if (etag !== undefined && etag !== '*' && row?.etag !== etag) {
         throw new BotError('VERSION_CONFLICT', `Setting ${key} changed meanwhile.`, { details: { key, expected: etag, actual: row?.etag } });
