@@ -195,4 +195,43 @@ describe('injected faults', () => {
     expect(first.some((f) => f !== '-')).toBe(true);
     expect(await run()).toEqual(first);
   });
+
+  it('with keyOf, the n-th request of a key gets the same fault alone or among other traffic; storage polls are keyed by their account', async () => {
+    sim.addResourceGroup('rg-keyed-a', 'westeurope');
+    sim.addResourceGroup('rg-keyed-b', 'westeurope');
+    sim.addResourceGroup('rg-keyed-other', 'westeurope');
+    // Both resource groups play the same part: their requests share keys, the other group's do not.
+    const keyOf = ({ method, resourceId }: { method: string; resourceId: string }) => `${method} ${resourceId.toLowerCase().replace(/rg-keyed-[ab]\b/, 'slot').replace(/keyed[ab]store/, 'store')}`;
+    const resourceIds: string[] = [];
+    const faultsOf = (rg: string, from: number) =>
+      sim.requestLog.slice(from).filter((e) => e.path.toLowerCase().includes(`/resourcegroups/${rg}`)).map((e) => `${e.method} ${e.fault ?? '-'}`);
+    const run = async (rg: 'rg-keyed-a' | 'rg-keyed-b', withOthers: boolean) => {
+      sim.setFaults({ rate429: 0.3, seed: 5, keyOf: (r) => (resourceIds.push(r.resourceId), keyOf(r)) });
+      const before = sim.requestLog.length;
+      const others = withOthers ? Promise.all(Array.from({ length: 12 }, () => c.resources.resourceGroups.get('rg-keyed-other'))) : undefined;
+      for (let i = 0; i < 8; i++) await c.resources.resourceGroups.get(rg);
+      await others;
+      sim.setFaults(undefined);
+      return faultsOf(rg, before);
+    };
+    const alone = await run('rg-keyed-a', false);
+    expect(alone.some((f) => f.endsWith('429'))).toBe(true);
+    expect(await run('rg-keyed-b', true)).toEqual(alone);
+
+    // A storage operation's polls carry no resource group in their path: they are keyed by the account.
+    sim.setLatency({ inlineLroMaxMs: 0 });
+    try {
+      sim.setFaults({ rate429: 0, seed: 5, keyOf: (r) => (resourceIds.push(r.resourceId), keyOf(r)) });
+      resourceIds.length = 0;
+      const before = sim.requestLog.length;
+      await c.storage.storageAccounts.beginCreateAndWait('rg-keyed-a', 'keyedastore', { location: 'westeurope', sku: { name: 'Standard_LRS' }, kind: 'StorageV2', minimumTlsVersion: 'TLS1_2' });
+      const polls = sim.requestLog.slice(before).filter((e) => /asyncoperations/i.test(e.path));
+      expect(polls.length).toBeGreaterThan(0);
+      expect(resourceIds.filter((id) => /asyncoperations/i.test(id))).toEqual([]);
+      expect(resourceIds.filter((id) => /\/storageAccounts\/keyedastore$/i.test(id)).length).toBeGreaterThanOrEqual(polls.length + 1);
+    } finally {
+      sim.setFaults(undefined);
+      sim.setLatency({ inlineLroMaxMs: 250 });
+    }
+  });
 });

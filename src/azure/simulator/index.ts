@@ -18,7 +18,7 @@
  *   longer work goes through LRO polling; Retry-After in whole seconds, left out under a second so the client's
  *   updateIntervalInMs applies), injectable faults (429 + Retry-After,
  *   500/503, connection reset; 5xx/resets on writes may strike after the write took effect, so retried PUTs must
- *   be idempotent; deterministic with a seed), ARM's subscription write throttling as a token bucket
+ *   be idempotent; deterministic with a seed, per request or per request key), ARM's subscription write throttling as a token bucket
  *   (SubscriptionRequestsThrottled), optional JSON persistence (tokens only as hashes);
  * - errors as ARM sends them: `{ error: { code, message } }`, MissingApiVersionParameter, ResourceNotFound,
  *   ResourceGroupNotFound, SubscriptionNotFound, InvalidResourceType.
@@ -75,6 +75,13 @@ export interface FaultOptions {
   afterWorkShare?: number;
   /** Only requests whose method is listed get faults (default all). */
   methods?: string[];
+  /**
+   * Decide each request's fault from its own key instead of from one sequence shared by all requests:
+   * the n-th request with a given key gets the same fault in every run with the same seed, whatever else
+   * runs meanwhile. So two runs can face the same faults per setup, one of them alone and one among
+   * others. `resourceId` is the path, or for a storage operation poll the account the operation creates.
+   */
+  keyOf?: (req: { method: string; path: string; resourceId: string }) => string;
 }
 
 /**
@@ -210,6 +217,18 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     return { remaining: Math.floor(b.tokens) };
   };
   let rng = mulberry32(faults?.seed ?? 1);
+  /** Keyed faults: how many requests of each key arrived since setFaults. */
+  let keyCounts = new Map<string, number>();
+  /** The random sequence one request's fault decisions come from. */
+  const faultRng = (f: FaultOptions, method: string, path: string): (() => number) => {
+    if (!f.keyOf) return rng;
+    const op = /\/asyncoperations\/([^/]+)$/i.exec(path);
+    const resourceId = (op && data.operations[op[1]]?.resourceId) || path;
+    const key = f.keyOf({ method, path, resourceId });
+    const n = (keyCounts.get(key) ?? 0) + 1;
+    keyCounts.set(key, n);
+    return mulberry32(crypto.createHash('sha256').update(`${f.seed ?? 1}|${key}|${n}`).digest().readUInt32LE(0));
+  };
 
   const data =
     (options.statePath ? loadState(options.statePath) : undefined) ??
@@ -418,13 +437,15 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
 
       // Faults: 429 always before the work; 5xx and resets sometimes after it, as a lost answer to a PUT would be.
       let after: '5xx' | 'reset' | undefined;
+      let requestRng = rng;
       if (faults && (!faults.methods || faults.methods.map((m) => m.toUpperCase()).includes(method))) {
-        const roll = rng();
+        requestRng = faultRng(faults, method, entry.path);
+        const roll = requestRng();
         const r1 = faults.rateReset ?? 0;
         const r2 = r1 + (faults.rate5xx ?? 0);
         const r3 = r2 + (faults.rate429 ?? 0);
         const retryAfter = String(faults.retryAfterSeconds ?? 0);
-        const whenAfter = isWriteMethod && rng() < (faults.afterWorkShare ?? 0.5);
+        const whenAfter = isWriteMethod && requestRng() < (faults.afterWorkShare ?? 0.5);
         if (roll < r1) {
           if (!whenAfter) return reset();
           after = 'reset';
@@ -471,7 +492,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
       if (after === 'reset') return reset();
       if (after === '5xx') {
         entry.fault = '5xx';
-        return sendServerError(send, rng(), String(faults?.retryAfterSeconds ?? 0));
+        return sendServerError(send, requestRng(), String(faults?.retryAfterSeconds ?? 0));
       }
       send(result.status, result.body, { ...throttleHeaders, ...result.headers });
     } catch (err) {
@@ -527,6 +548,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions = {}): Prom
     setFaults(f) {
       faults = f;
       rng = mulberry32(f?.seed ?? 1);
+      keyCounts = new Map();
     },
     setLatency(opts) {
       if (opts.timeScale !== undefined) timeScale = opts.timeScale;
