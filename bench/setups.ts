@@ -1,6 +1,8 @@
 /**
  * Concurrent setups: N requests on N resource groups approved at once and provisioned by the running
- * bot's job runner while the simulator throttles (429 with Retry-After), against one setup alone.
+ * bot's job runner while the simulator throttles (429 with Retry-After), against the same N setups run one
+ * at a time with the same 429s each (the slowest of them is what N at once would take if concurrency cost
+ * nothing).
  * Requests are planned (real provisioner preflight), submitted and approved through the core API on
  * the bot's SQLite file, as a second bot instance would; the bot process picks them up.
  */
@@ -17,9 +19,22 @@ import { teamsConversationRef } from '../test/helpers/reliability-payloads';
 
 export interface ConcurrentSetupsResult {
   count: number;
-  /** One setup alone under the same faults: the median of `singleRunsS`. */
+  /**
+   * The reference: each of the N setups run alone with the faults it meets in the burst (the same
+   * 429s per resource group slot, method and resource type); the slowest of them. What N at once would
+   * take if concurrency cost nothing.
+   */
   singleMakespanS: number;
+  /** The median of `singleRunsS` (the reference of earlier runs of this bench, which drew other faults). */
+  singleMedianS: number;
+  /** Setup i alone, in slot order. */
   singleRunsS: number[];
+  /** Setups whose 429s in the burst were those they met alone (by method and resource type; storage polls not counted). */
+  same429s: number;
+  /** Each setup's own span in the burst against its span alone: median and max over the N. */
+  perSetupRatio: { median: number; max: number };
+  /** The burst's makespan against the median setup alone: the figure earlier runs reported, luck of the draw included. */
+  ratioToMedianSingle: number;
   /** One and then N setups without injected faults (other resource groups): what concurrency alone costs. */
   noFaults: { singleMakespanS: number; manyMakespanS: number; ratio: number; failed: number; perSetup: PerSetup[] };
   manyMakespanS: number;
@@ -35,7 +50,8 @@ export interface ConcurrentSetupsResult {
   armWrites: number;
   /** TLS connections the bot opened to ARM during the burst without faults (and how many resumed a session). */
   connectionsOpened: { opened: number; resumed: number };
-  faults: { rate429: number; retryAfterSeconds: number };
+  /** The injected 429s; `seed` picks which requests get them (the same seed, the same 429s per setup). */
+  faults: { rate429: number; retryAfterSeconds: number; seed: number };
   /** Per setup of the concurrent run: seconds from the run's first step start to its own first step start and to its last step end. */
   perSetup: PerSetup[];
   /**
@@ -54,6 +70,23 @@ export interface PerSetup {
   startS: number;
   endS: number;
   steps: Record<string, [number, number]>;
+}
+
+/**
+ * The fault key of an ARM request in a concurrent-setups run: the method, the resource group's slot (setup i
+ * alone and setup i of the burst share slot i) and the resource types on the path, without names (each
+ * request names its own storage account, registry, container and role). Requests outside the slotted
+ * resource groups are keyed by their path.
+ */
+export function faultKey(method: string, resourceId: string, slotOf: Map<string, number>): string {
+  const seg = resourceId.split('/').filter(Boolean);
+  const rgAt = seg.findIndex((x) => x.toLowerCase() === 'resourcegroups');
+  const slot = rgAt >= 0 ? slotOf.get((seg[rgAt + 1] ?? '').toLowerCase()) : undefined;
+  if (slot === undefined) return `${method} ${resourceId.toLowerCase()}`;
+  const providersAt = seg.findIndex((x) => x.toLowerCase() === 'providers');
+  // After `providers`: the namespace, then type, name, type, name…; an action (generateKeyPair) has no name.
+  const types = providersAt < 0 ? [] : [seg[providersAt + 1], ...seg.slice(providersAt + 2).filter((_, i) => i % 2 === 0)];
+  return `${method} slot${slot} ${types.join('/').toLowerCase()}`;
 }
 
 /** Each request's step timeline, in seconds after the burst's first step start. */
@@ -116,15 +149,14 @@ export async function runConcurrentSetups(opts: {
   process.env.IDENTITY_HEADER = sim.identityHeader;
   const clients = createAzureClients({ endpoint: sim.armEndpoint, retryOptions: { maxRetries: 10 } });
   const provisioner = new AzureProvisioner(clients, {});
-  // One setup alone under faults is measured SINGLE_RUNS times (its makespan depends on where the 429s fall).
-  const SINGLE_RUNS = 5;
-  // Warm-up, the N at once, the fault-free one and N, then the single runs: each its own resource group.
-  const rgs = sim.resourceGroups(2 * opts.count + 2 + SINGLE_RUNS, `rg-conc-${randomBytes(2).toString('hex')}`);
+  // Warm-up, the fault-free one and N, then under faults each of the N alone and the N at once: each its own
+  // resource group. Setup i alone and setup i of the burst face the same faults (keyed by slot, below).
+  const rgs = sim.resourceGroups(3 * opts.count + 2, `rg-conc-${randomBytes(2).toString('hex')}`);
   const warmRg = rgs[0];
-  const manyRgs = rgs.slice(1, opts.count + 1);
-  const plainSingleRg = rgs[opts.count + 1];
-  const plainRgs = rgs.slice(opts.count + 2, 2 * opts.count + 2);
-  const singleRgs = rgs.slice(2 * opts.count + 2);
+  const plainSingleRg = rgs[1];
+  const plainRgs = rgs.slice(2, opts.count + 2);
+  const singleRgs = rgs.slice(opts.count + 2, 2 * opts.count + 2);
+  const manyRgs = rgs.slice(2 * opts.count + 2);
 
   const submitOne = async (resourceGroup: string): Promise<SetupRequest> => {
     const id = await store.nextId();
@@ -198,38 +230,60 @@ export async function runConcurrentSetups(opts: {
   debugWorst('without faults', plainDone, sim.requestLog.slice(plainLogStart));
   const plainMakespanS = makespanS(plainDone);
 
-  const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5 };
-  sim.setFaults({ ...faults, seed: 42 });
+  const faults = { rate429: Number(process.env.BENCH_SETUPS_429_RATE ?? 0.1), retryAfterSeconds: 0.5, seed: Number(process.env.BENCH_SETUPS_SEED ?? 42) };
+  const slotOf = new Map<string, number>([...singleRgs.map((rg, i) => [rg.toLowerCase(), i] as const), ...manyRgs.map((rg, i) => [rg.toLowerCase(), i] as const)]);
+  /** Keyed faults: the n-th request of the same method and resource type in the same slot gets the same fault. */
+  const keyed = { ...faults, keyOf: ({ method, resourceId }: { method: string; resourceId: string }) => faultKey(method, resourceId, slotOf) };
+  // Planned before the faults start, so that the faults fall on provisioning only.
+  const singles = [];
+  for (const rg of singleRgs) singles.push(await submitOne(rg));
+  const many = [];
+  for (const rg of manyRgs) many.push(await submitOne(rg));
+  sim.setFaults(keyed);
   try {
-    opts.log(`one setup alone, ${SINGLE_RUNS} times…`);
-    const singles: SetupRequest[] = [];
+    opts.log(`each of the ${opts.count} setups alone…`);
+    const singlesLogStart = sim.requestLog.length;
+    const singlesDone: SetupRequest[] = [];
     let singlesCpuS = 0;
-    for (const rg of singleRgs) {
-      const single = await submitOne(rg);
+    for (const single of singles) {
       const [[done], cpuS] = await provision([single]);
-      singles.push(done);
+      singlesDone.push(done);
       singlesCpuS += cpuS;
     }
-    const singleSpans = singles.map((r) => makespanS([r]));
-    // The median run is the reference; the others are reported beside it.
-    const singleDone = [...singles].sort((a, b) => makespanS([a]) - makespanS([b]))[Math.floor(SINGLE_RUNS / 2)];
-    if (process.env.BENCH_DEBUG) opts.log(sim.requestLog.filter((e) => e.path.includes(singleDone.target.resourceGroup) || e.path.includes('asyncoperations')).slice(-60).map((e) => `${e.time.slice(17)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
+    const singleSpans = singlesDone.map((r) => makespanS([r]));
+    const sortedSpans = [...singleSpans].sort((a, b) => a - b);
+    // The reference: the same setups one at a time, with the same faults each; the slowest of them is the
+    // makespan an ideal concurrent run would have.
+    const slowestSingleS = sortedSpans[sortedSpans.length - 1];
+    const medianSingleS = percentile(sortedSpans, 50);
+    const slowestSingle = singlesDone[singleSpans.indexOf(slowestSingleS)];
+    if (process.env.BENCH_DEBUG) opts.log(sim.requestLog.filter((e) => e.path.includes(slowestSingle.target.resourceGroup)).slice(-60).map((e) => `${e.time.slice(17)} ${e.method} ${e.status}${e.fault ? ' ' + e.fault : ''} ${e.path.split('/').slice(-2).join('/')}`).join('\n'));
 
     opts.log(`${opts.count} setups at once…`);
-    const many = await Promise.all(manyRgs.map(submitOne));
+    sim.setFaults(keyed); // every key's count starts again: setup i meets the faults setup i met alone
     const logStart = sim.requestLog.length;
     const [manyDone, manyCpuS] = await provision(many);
     const window = sim.requestLog.slice(logStart);
-    const singleMakespanS = makespanS([singleDone]);
     const manyMakespanS = makespanS(manyDone);
-    opts.log(`single setup steps: ${JSON.stringify(timelines([singleDone])[0].steps)}`);
+    // Did each setup meet the same 429s in the burst as alone? (Timing can change how often an operation is
+    // polled, and with it the number of keyed requests.)
+    const throttledKeys = (log: BenchSimulator['requestLog'], rgs: string[]) =>
+      rgs.map((rg) => log.filter((e) => e.fault === '429' && e.path.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`)).map((e) => faultKey(e.method, e.path, slotOf)).sort().join(','));
+    const aloneKeys = throttledKeys(sim.requestLog.slice(singlesLogStart, logStart), singleRgs);
+    const burstKeys = throttledKeys(window, manyRgs);
+    opts.log(`slowest setup alone: ${JSON.stringify(timelines([slowestSingle])[0].steps)}`);
     const perSetup = timelines(manyDone);
     debugWorst('with faults', manyDone, window);
-    const failed = [...singles, ...manyDone].filter((r) => r.state !== 'succeeded').length;
+    // Each setup in the burst against itself alone: from its own first step start to its last step end.
+    const perSetupRatios = manyDone.map((r, i) => makespanS([r]) / singleSpans[i]).sort((a, b) => a - b);
+    const failed = [...singlesDone, ...manyDone].filter((r) => r.state !== 'succeeded').length;
     return {
       count: opts.count,
-      singleMakespanS: round(singleMakespanS, 2),
+      singleMakespanS: round(slowestSingleS, 2),
+      singleMedianS: round(medianSingleS, 2),
       singleRunsS: singleSpans.map((v) => round(v, 2)),
+      same429s: aloneKeys.filter((k, i) => k === burstKeys[i]).length,
+      perSetupRatio: { median: round(percentile(perSetupRatios, 50), 2), max: round(perSetupRatios[perSetupRatios.length - 1], 2) },
       noFaults: {
         singleMakespanS: round(makespanS([plainSingleDone]), 2),
         manyMakespanS: round(plainMakespanS, 2),
@@ -238,12 +292,13 @@ export async function runConcurrentSetups(opts: {
         perSetup: timelines(plainDone),
       },
       manyMakespanS: round(manyMakespanS, 2),
-      ratio: round(manyMakespanS / singleMakespanS, 2),
+      ratio: round(manyMakespanS / slowestSingleS, 2),
+      ratioToMedianSingle: round(manyMakespanS / medianSingleS, 2),
       failed,
-      failures: [...singles, ...manyDone]
+      failures: [...singlesDone, ...manyDone]
         .filter((r) => r.state !== 'succeeded')
         .flatMap((r) => Object.entries(r.steps).filter(([, st]) => st.status === 'failed').map(([sid, st]) => `${r.id} ${sid}: ${st.error?.code} ${st.error?.message}`)),
-      succeeded: manyDone.length + singles.length - failed,
+      succeeded: manyDone.length + singlesDone.length - failed,
       throttled: window.filter((e) => e.fault === '429').length,
       armRequests: window.length,
       armReads: window.filter((e) => e.method === 'GET' || e.method === 'HEAD').length,
@@ -257,13 +312,14 @@ export async function runConcurrentSetups(opts: {
             botCpuSPerSetup: {
               single: round(plainSingleCpuS, 2),
               many: round(plainCpuS / opts.count, 2),
-              faultsSingle: round(singlesCpuS / SINGLE_RUNS, 2),
+              faultsSingle: round(singlesCpuS / singlesDone.length, 2),
               faultsMany: round(manyCpuS / opts.count, 2),
             },
           }
         : {}),
       note:
         'makespan = first step start to last step end, from the stored step timestamps; one unmeasured warm-up setup registers the providers first; ' +
+        'faults are keyed (simulator keyOf): setup i alone and setup i in the burst get the same 429s on the n-th request of each method and resource type; ' +
         'each request has its own registry and custom role name (defaults planned concurrently collide on the guide registry name and the shared role)',
     };
   } finally {
