@@ -143,8 +143,10 @@ export interface SlackAdapterOptions {
   /** Turns (commands, clicks, messages) that run at once after their ack; the rest wait in line. Default 8. */
   maxConcurrentTurns?: number;
   /**
-   * Turns started per second at most (default 20; Slack itself lets an app post about one message per
-   * second per channel). Acks always come first: a flood of deliveries cannot starve them of the CPU.
+   * Turns started per second at most (default 5). Slack itself lets an app post about one message per
+   * second per channel and 100-odd ephemeral messages a minute per workspace, so more turns would only
+   * meet Slack's rate limits. Acks always come first: a flood of deliveries cannot starve them of the CPU,
+   * and turns share the event loop with the acks (at 20 a second the ack p99 was twice a bare Bolt app's).
    */
   maxTurnsPerSecond?: number;
   /**
@@ -222,7 +224,7 @@ export class SlackAdapter extends BotAdapter {
     this.now = opts.now ?? Date.now;
     this.track = opts.track;
     this.turns = new PQueue({ concurrency: opts.maxConcurrentTurns ?? 8 });
-    this.turnSpacingMs = 1000 / (opts.maxTurnsPerSecond ?? 20);
+    this.turnSpacingMs = 1000 / (opts.maxTurnsPerSecond ?? 5);
     this.maxQueuedTurns = opts.maxQueuedTurns ?? 50;
   }
 

@@ -31,7 +31,7 @@ export interface SlackConfig {
   webApiRetries?: number;
   /** Told about turns that outlive their HTTP request, e.g. `HttpServer.track`, so shutdown waits for them. */
   track?: (work: Promise<unknown>) => unknown;
-  /** Turns run at once after their ack (default 8), started per second (default 20) and waiting (default 50; beyond, "busy"). */
+  /** Turns run at once after their ack (default 8), started per second (default 5) and waiting (default 50; beyond, "busy"). */
   maxConcurrentTurns?: number;
   maxTurnsPerSecond?: number;
   maxQueuedTurns?: number;
