@@ -110,6 +110,32 @@ it('clicks that find the line full are acked, change nothing, and each person is
   ]);
 });
 
+it('a form button opens its modal ahead of the turns waiting in line, while its 3 s trigger is still good', async () => {
+  // One turn a second: four commands queued behind the form make the last start about 4 s later.
+  const capped = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxTurnsPerSecond: 1, maxQueuedTurns: 10 });
+  const echo = new EchoBot();
+  const cappedServer = await serveSlack(capped, (ctx) => echo.run(ctx));
+  const send = (body: string) => postToSlackEndpoint(cappedServer.url, body, { secret: SECRET });
+  try {
+    await send(command('form'));
+    await until(() => fake.callsTo('chat.postMessage').length === 1);
+    const posted = fake.callsTo('chat.postMessage')[0];
+    const opened = fake.callsTo('views.open').length;
+    for (const i of [1, 2, 3, 4]) await send(command(`echo ${i}`));
+    const clickedAt = Date.now();
+    const click = blockActionsBody({ user: ALICE, channelId: 'C0PLATFORM', message: { ts: posted.result!.ts, blocks: posted.args.blocks }, button: findButton(posted.args.blocks, 'Next'), responseUrl: `${fake.responseBase}a` });
+    expect((await send(click)).status).toBe(200);
+    await until(() => fake.callsTo('views.open').length === opened + 1);
+    expect(Date.now() - clickedAt).toBeLessThan(2500);
+    // The commands queued before the click are still waiting or running.
+    expect(echo.received.filter((a) => /^echo /.test(a.text ?? '')).length).toBeLessThan(4);
+    await capped.adapter.idle();
+    expect(echo.received.filter((a) => /^echo /.test(a.text ?? ''))).toHaveLength(4);
+  } finally {
+    await cappedServer.close();
+  }
+});
+
 it('turns start no faster than the per-second cap, and every command within the line still runs', async () => {
   const capped = await createSlackAdapter({ botToken: FAKE_BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl, logger, webApiRetries: 0, maxTurnsPerSecond: 10, maxQueuedTurns: 10 });
   const started: number[] = [];

@@ -284,7 +284,11 @@ export class SlackAdapter extends BotAdapter {
       this.busyNotice(body.user?.id, body.channel?.id ?? body.container?.channel_id, body.container?.thread_ts ?? body.message?.thread_ts);
       return;
     }
-    this.enqueue(() => this.handleBlockAction(body));
+    // A form button opens its modal with the click's trigger, which Slack honours for 3 s: it goes ahead of
+    // the turns waiting in line and is not held back by the per-second spacing (it runs no bot logic).
+    const action = Array.isArray(body.actions) ? body.actions[0] : undefined;
+    const opensModal = typeof action?.value === 'string' && decodeButtonValue(action.value)?.k === 'form';
+    this.enqueue(() => this.handleBlockAction(body), opensModal);
   }
 
   private async handleBlockAction(body: SlackPayload): Promise<void> {
@@ -582,16 +586,20 @@ export class SlackAdapter extends BotAdapter {
   /**
    * Queues a turn after its ack. It starts on setImmediate (or later, to keep to the per-second cap), so
    * the acks of requests that arrived meanwhile are written first; at most `maxConcurrentTurns` run at once.
+   * `urgent` work (opening a modal before its trigger expires) goes first and is not spaced.
    */
-  private enqueue(turn: () => Promise<void>): void {
+  private enqueue(turn: () => Promise<void>, urgent = false): void {
     this.start(
-      this.turns.add(async () => {
-        const now = Date.now();
-        const at = Math.max(now, this.nextTurnAt);
-        this.nextTurnAt = at + this.turnSpacingMs;
-        await (at > now ? new Promise<void>((resolve) => setTimeout(resolve, at - now)) : yieldToIo());
-        await turn();
-      }),
+      this.turns.add(
+        async () => {
+          const now = Date.now();
+          const at = urgent ? now : Math.max(now, this.nextTurnAt);
+          if (!urgent) this.nextTurnAt = at + this.turnSpacingMs;
+          await (at > now ? new Promise<void>((resolve) => setTimeout(resolve, at - now)) : yieldToIo());
+          await turn();
+        },
+        { priority: urgent ? 1 : 0 },
+      ),
     );
   }
 
