@@ -118,8 +118,13 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** Turns still waiting when a Slack load stops finish within this (the line holds 50 at 20/s). */
-const SLACK_DRAIN_MS = 4000;
+/**
+ * Turns still waiting when a Slack load stops finish within this: the bot's line holds 50 turns and starts
+ * 5 a second (10 s), plus the 8 running.
+ */
+const SLACK_DRAIN_MS = 15_000;
+/** The bot's turns are done once the fake Web API has had no call for this long (three times their 200 ms spacing). */
+const SLACK_QUIET_MS = 600;
 
 /** A B B A A B B A …: `n` slices per side, each side as often first as second in every pair of slices. */
 export function sliceOrder(n: number): Array<'bot' | 'baseline'> {
@@ -128,14 +133,21 @@ export function sliceOrder(n: number): Array<'bot' | 'baseline'> {
   return out;
 }
 
-/** Waits until the fake Slack Web API has had no call for 300 ms (the bot's queued turns are done), at most SLACK_DRAIN_MS. */
-async function drainSlackTurns(ctx: ScenarioContext): Promise<void> {
-  if (!ctx.slackStats) return new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
+/**
+ * Waits until the fake Slack Web API has been quiet for SLACK_QUIET_MS (the bot's queued turns are done), at
+ * most SLACK_DRAIN_MS. False when it gave up: turns may then run into the baseline's slice.
+ */
+async function drainSlackTurns(ctx: ScenarioContext): Promise<boolean> {
+  if (!ctx.slackStats) {
+    await new Promise((r) => setTimeout(r, SLACK_DRAIN_MS));
+    return true;
+  }
   const total = () => Object.values(ctx.slackStats!().byMethod).reduce((a, b) => a + b, 0);
   const deadline = Date.now() + SLACK_DRAIN_MS;
   let last = total();
   let quietSince = Date.now();
-  while (Date.now() < deadline && Date.now() - quietSince < 300) {
+  while (Date.now() - quietSince < SLACK_QUIET_MS) {
+    if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
     const now = total();
     if (now !== last) {
@@ -143,6 +155,7 @@ async function drainSlackTurns(ctx: ScenarioContext): Promise<void> {
       quietSince = Date.now();
     }
   }
+  return true;
 }
 
 export async function runLatency(
@@ -166,7 +179,7 @@ export async function runLatency(
       await warmUp(targets.bot.url, c);
       await warmUp(base.url, c);
       // Slack: the turns the warm-up left waiting finish first, so that the counts below are the run's own.
-      if (sc.baseline === 'bolt') await drainSlackTurns(ctx);
+      if (sc.baseline === 'bolt' && !(await drainSlackTurns(ctx))) opts.log(`${sc.name} c=${c}: the warm-up's Slack turns were still running after ${SLACK_DRAIN_MS / 1000} s`);
       const before = sc.baseline === 'bolt' ? ctx.slackStats?.() : undefined;
       // The measured time is cut into slices, the bot's and the baseline's alternating in the order
       // A B B A A B B A: a machine that is busier for a few seconds, or slowly drifting, weighs on both
@@ -182,7 +195,9 @@ export async function runLatency(
         cpu[side] += cpuMs(target.pid) - cpuBefore;
         (side === 'bot' ? botRuns : baseRuns).push(run);
         // The bot's Slack turns still waiting finish before the baseline's slice, not during it.
-        if (side === 'bot' && sc.baseline === 'bolt') await drainSlackTurns(ctx);
+        if (side === 'bot' && sc.baseline === 'bolt' && !(await drainSlackTurns(ctx))) {
+          opts.log(`${sc.name} c=${c}: the bot's Slack turns were still running ${SLACK_DRAIN_MS / 1000} s after its slice; they overlap the baseline's`);
+        }
       }
       const bot = combineRuns(botRuns);
       const baseline = combineRuns(baseRuns);
