@@ -318,14 +318,25 @@ describe('card content', () => {
   });
 });
 
-describe('rendered cards are reused, never shared, and a private key is never kept', () => {
-  it('the same view renders to an equal card each time; changing one copy does not change the next', () => {
+describe('rendered cards are reused, cannot be changed, and a private key is never kept', () => {
+  it('the same view renders to an equal card each time; a caller cannot change a kept card, at any depth', () => {
     const request = sampleRequest();
-    const first = statusListCard([request], new Date('2026-11-26T10:00:00Z'));
-    (first as { body: unknown[] }).body.push({ type: 'TextBlock', text: 'changed by a caller' });
-    const second = statusListCard([request], new Date('2026-11-26T10:00:00Z'));
+    const now = new Date('2026-11-26T10:00:00Z');
+    const first = statusListCard([request], now) as { body: Array<Record<string, unknown>> };
+    expect(() => first.body.push({ type: 'TextBlock', text: 'changed by a caller' })).toThrow(TypeError);
+    expect(() => {
+      first.body[0].text = 'changed by a caller';
+    }).toThrow(TypeError);
+    const second = statusListCard([request], now);
     expect(JSON.stringify(second)).not.toContain('changed by a caller');
-    expect(second).toEqual(statusListCard([request], new Date('2026-11-26T10:00:00Z')));
+    expect(second).toEqual(statusListCard([request], now));
+  });
+
+  it('a card for another view is rendered anew, not taken from the cache', () => {
+    const request = sampleRequest();
+    const earlier = JSON.stringify(statusListCard([request], new Date('2026-11-26T10:00:00Z')));
+    const later = JSON.stringify(statusListCard([request], new Date('2026-11-26T13:00:00Z')));
+    expect(later).not.toEqual(earlier);
   });
 
   it('the private-key card is rendered but not kept for reuse', () => {
