@@ -137,44 +137,53 @@ export class HopsworksBot extends TeamsActivityHandler {
     const activity = context.activity;
     // In channels and group chats the text starts with "<at>Hopsworks</at>"; commands are what follows.
     const text = activity.text ? TurnContext.removeRecipientMention(activity) : '';
-    if (this.stateConfiguration) context.turnState.set(DIALOG_STATE_CONFIGURATION_KEY, this.stateConfiguration);
-    const dc = await this.dialogs.createContext(context);
-    this.stateConfiguration ??= dc.state.configuration;
     const value = activity.value && typeof activity.value === 'object' ? (activity.value as Record<string, unknown>) : undefined;
 
-    if (value && typeof value.command === 'string' && !value.wizardId) return this.runCommand(dc, parseCommand(value.command));
-    if (value) {
+    // A known command does not depend on the dialog stack, so the conversation state is only read when a
+    // command needs it (setup, teardown, cancel) or the input may belong to a running wizard.
+    if (value && typeof value.command === 'string' && !value.wizardId) return this.runCommand(context, parseCommand(value.command));
+    const command = value ? undefined : parseCommand(text);
+    if (command && command.name !== 'unknown' && command.name !== 'empty') return this.runCommand(context, command);
+
+    const dc = await this.dialogContext(context);
+    if (command) {
       if (dc.activeDialog) {
         await dc.continueDialog();
         return;
       }
-      if (typeof value.wizardId === 'string') {
-        await this.reply(context, noticeCard('warning', 'That card is no longer active', ['Nothing was changed. Type setup to start a new request.']));
-        return;
-      }
-      await this.reply(context, helpCard());
+      await this.runCommand(context, command, dc);
       return;
     }
-    const command = parseCommand(text);
-    if ((command.name === 'unknown' || command.name === 'empty') && dc.activeDialog) {
+    if (dc.activeDialog) {
       await dc.continueDialog();
       return;
     }
-    await this.runCommand(dc, command);
+    if (typeof value?.wizardId === 'string') {
+      await this.reply(context, noticeCard('warning', 'That card is no longer active', ['Nothing was changed. Type setup to start a new request.']));
+      return;
+    }
+    await this.reply(context, helpCard());
   }
 
-  private async runCommand(dc: DialogContext, command: Command): Promise<void> {
-    const context = dc.context;
+  private async dialogContext(context: TurnContext): Promise<DialogContext> {
+    if (this.stateConfiguration) context.turnState.set(DIALOG_STATE_CONFIGURATION_KEY, this.stateConfiguration);
+    const dc = await this.dialogs.createContext(context);
+    this.stateConfiguration ??= dc.state.configuration;
+    return dc;
+  }
+
+  private async runCommand(context: TurnContext, command: Command, dc?: DialogContext): Promise<void> {
+    const dialogs = async () => dc ?? (await this.dialogContext(context));
     try {
       switch (command.name) {
         case 'setup':
-          return await this.startWizard(dc, 'setup');
+          return await this.startWizard(await dialogs(), 'setup');
         case 'teardown':
           if (!command.id) return await this.needId(context, 'teardown', command.badId);
-          return await this.startWizard(dc, 'teardown', { parentId: command.id });
+          return await this.startWizard(await dialogs(), 'teardown', { parentId: command.id });
         case 'cancel':
           if (command.badId) return await this.needId(context, 'cancel', command.badId);
-          if (!command.id) return await this.cancelWizard(dc);
+          if (!command.id) return await this.cancelWizard(await dialogs());
           return await this.cancelRequest(context, command.id);
         case 'retry':
           if (!command.id) return await this.needId(context, 'retry', command.badId);

@@ -224,6 +224,20 @@ describe('setup wizard', () => {
     expect(cardTexts(w.adapter.lastCard())).toContain('Nothing to cancel here');
   });
 
+  test('status and help in the middle of the wizard answer without touching it; the wizard goes on', async () => {
+    const options = await startAndPickResourceGroup();
+    await say(w.adapter, RITA, 'status');
+    await say(w.adapter, RITA, 'help');
+    expect(w.adapter.cards()).toHaveLength(3);
+    expect(cardTexts(w.adapter.cards()[1])).toContain('Recent requests');
+    expect(cardTexts(w.adapter.cards()[0])).toContain('Resource group: rg-hopsworks-dev');
+    await submit(w.adapter, RITA, { ...formValues(options, { reason: 'after a status' }), ...actionData(options, 'next') });
+    // The wizard's card is updated in place with the plan.
+    const plan = w.adapter.cards()[0];
+    expect(cardProblems(plan)).toEqual([]);
+    expect(cardActions(plan).map((a) => a.data?.action)).toEqual(['confirm', 'edit', 'cancel']);
+  });
+
   test('in a channel, the @mention is stripped and only the person who started the wizard can use its card', async () => {
     const where: Where = { conversationId: '19:general@thread.tacv2;messageid=1700000000000', conversationType: 'channel' };
     await say(w.adapter, RITA, 'setup', where);
