@@ -145,19 +145,13 @@ export class HopsworksBot extends TeamsActivityHandler {
     const command = value ? undefined : parseCommand(text);
     if (command && command.name !== 'unknown' && command.name !== 'empty') return this.runCommand(context, command);
 
+    // Free text or a card submission: the running wizard's, if there is one.
     const dc = await this.dialogContext(context);
-    if (command) {
-      if (dc.activeDialog) {
-        await dc.continueDialog();
-        return;
-      }
-      await this.runCommand(context, command, dc);
-      return;
-    }
     if (dc.activeDialog) {
       await dc.continueDialog();
       return;
     }
+    if (command) return this.runCommand(context, command);
     if (typeof value?.wizardId === 'string') {
       await this.reply(context, noticeCard('warning', 'That card is no longer active', ['Nothing was changed. Type setup to start a new request.']));
       return;
@@ -172,18 +166,17 @@ export class HopsworksBot extends TeamsActivityHandler {
     return dc;
   }
 
-  private async runCommand(context: TurnContext, command: Command, dc?: DialogContext): Promise<void> {
-    const dialogs = async () => dc ?? (await this.dialogContext(context));
+  private async runCommand(context: TurnContext, command: Command): Promise<void> {
     try {
       switch (command.name) {
         case 'setup':
-          return await this.startWizard(await dialogs(), 'setup');
+          return await this.startWizard(await this.dialogContext(context), 'setup');
         case 'teardown':
           if (!command.id) return await this.needId(context, 'teardown', command.badId);
-          return await this.startWizard(await dialogs(), 'teardown', { parentId: command.id });
+          return await this.startWizard(await this.dialogContext(context), 'teardown', { parentId: command.id });
         case 'cancel':
           if (command.badId) return await this.needId(context, 'cancel', command.badId);
-          if (!command.id) return await this.cancelWizard(await dialogs());
+          if (!command.id) return await this.cancelWizard(await this.dialogContext(context));
           return await this.cancelRequest(context, command.id);
         case 'retry':
           if (!command.id) return await this.needId(context, 'retry', command.badId);

@@ -286,16 +286,16 @@ export class SlackAdapter extends BotAdapter {
     }
     // A form button opens its modal with the click's trigger, which Slack honours for 3 s: it goes ahead of
     // the turns waiting in line and is not held back by the per-second spacing (it runs no bot logic).
-    const action = Array.isArray(body.actions) ? body.actions[0] : undefined;
-    const opensModal = typeof action?.value === 'string' && decodeButtonValue(action.value)?.k === 'form';
-    this.enqueue(() => this.handleBlockAction(body), opensModal);
+    const action: SlackPayload | undefined = Array.isArray(body.actions) ? body.actions[0] : undefined;
+    const decoded = action ? decodeButtonValue(action.value) : undefined;
+    this.enqueue(() => this.handleBlockAction(body, action, decoded), decoded?.k === 'form');
   }
 
-  private async handleBlockAction(body: SlackPayload): Promise<void> {
-    const action = Array.isArray(body.actions) ? body.actions[0] : undefined;
+  /** `action` is the click's first action and `decoded` its button value, both read once at the ack. */
+  private async handleBlockAction(body: SlackPayload, action: SlackPayload | undefined, decoded: ButtonPayload | undefined): Promise<void> {
     if (!action || typeof action.action_id !== 'string' || !isBotActionId(action.action_id)) return;
     if (action.url) return; // Action.OpenUrl: Slack opened the link; it still tells us about the click.
-    let payload = decodeButtonValue(action.value);
+    let payload = decoded;
     if (!payload) return;
     const userId: string = body.user?.id;
     const channel: string | undefined = body.channel?.id ?? body.container?.channel_id;
