@@ -16,7 +16,8 @@ import path from 'node:path';
 import { SCENARIOS, runLatency, rssMiB, type ScenarioResult } from './latency';
 import { runProvisioningBench, type ProvisioningResult } from './provisioning';
 import { runConcurrentSetups, type ConcurrentSetupsResult } from './setups';
-import { freePort, ROOT, startTsChild, type ChildServer } from './lib/procs';
+import { buildBot, buildEntry } from '../scripts/build';
+import { freePort, ROOT, startChild, type ChildServer } from './lib/procs';
 import { fmtCpu, fmtMs, fmtRatio, fmtS, markdownTable, type Row } from './lib/report';
 import { ratio, round } from './lib/stats';
 import { startFakeConnector, startFakeSlackApi } from '../test/helpers/reliability-fakes';
@@ -121,16 +122,23 @@ async function main(): Promise<void> {
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: slackApi.url,
   };
+  // The bot is built as `npm start` builds it, and the baselines the same way: all three run on plain Node.
+  const buildDir = path.join(ROOT, 'dist', 'bench');
+  const scripts = {
+    bot: buildBot(path.join(buildDir, 'bot.js')),
+    echo: buildEntry(path.join(ROOT, 'bench', 'baselines', 'echo-bot.ts'), path.join(buildDir, 'echo-bot.js')),
+    bolt: buildEntry(path.join(ROOT, 'bench', 'baselines', 'bolt-ack.ts'), path.join(buildDir, 'bolt-ack.js')),
+  };
   try {
     log('starting the bot…');
-    const bot = Object.assign(await startTsChild({ name: 'bot', entry: 'src/index.ts', env: botEnv, nodeArgs: botNodeArgs, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
+    const bot = Object.assign(await startChild({ name: 'bot', script: scripts.bot, env: botEnv, nodeArgs: botNodeArgs, readyUrl: `http://127.0.0.1:${ports.bot}/readyz` }), { url: `http://127.0.0.1:${ports.bot}` });
     children.push(bot);
     log(`bot ready in ${Math.round(bot.readyMs)} ms; starting the botbuilder echo baseline…`);
-    const echo = Object.assign(await startTsChild({ name: 'botbuilder echo bot', entry: 'bench/baselines/echo-bot.ts', env: { ...common, PORT: String(ports.echo) }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
+    const echo = Object.assign(await startChild({ name: 'botbuilder echo bot', script: scripts.echo, env: { ...common, PORT: String(ports.echo) }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.echo}/readyz` }), { url: `http://127.0.0.1:${ports.echo}` });
     children.push(echo);
     log(`echo bot ready in ${Math.round(echo.readyMs)} ms; starting the Bolt baseline…`);
     const bolt = Object.assign(
-      await startTsChild({ name: 'Bolt ack app', entry: 'bench/baselines/bolt-ack.ts', env: { ...common, PORT: String(ports.bolt), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slackApi.url }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.bolt}/readyz` }),
+      await startChild({ name: 'Bolt ack app', script: scripts.bolt, env: { ...common, PORT: String(ports.bolt), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slackApi.url }, nodeArgs: baselineNodeArgs, readyUrl: `http://127.0.0.1:${ports.bolt}/readyz` }),
       { url: `http://127.0.0.1:${ports.bolt}` },
     );
     children.push(bolt);
@@ -202,7 +210,7 @@ async function main(): Promise<void> {
       bot: { readyMs: round(bot.readyMs, 0), rssIdleMiB: idle.bot, rssAfterLatencyMiB: after.bot },
       botbuilderEcho: { readyMs: round(echo.readyMs, 0), rssIdleMiB: idle.echo, rssAfterLatencyMiB: after.echo },
       boltAck: { readyMs: round(bolt.readyMs, 0), rssIdleMiB: idle.bolt, rssAfterLatencyMiB: after.bolt },
-      note: 'time from spawn (node --import tsx) to the first 200 on /readyz; RSS from /proc/<pid>/status VmRSS',
+      note: 'time from spawn (node on the script scripts/build.js built, as npm start runs the bot) to the first 200 on /readyz; RSS from /proc/<pid>/status VmRSS',
     };
     rows.push({ metric: 'Start to /readyz (bot: store + ARM reachable)', value: fmtMs(bot.readyMs), baseline: `echo ${fmtMs(echo.readyMs)}, Bolt ${fmtMs(bolt.readyMs)}`, ratio: fmtRatio(ratio(bot.readyMs, echo.readyMs)) });
     rows.push({ metric: 'Resident memory, idle', value: `${idle.bot} MiB`, baseline: `echo ${idle.echo} MiB, Bolt ${idle.bolt} MiB`, ratio: fmtRatio(ratio(idle.bot, idle.echo)) });
@@ -271,7 +279,7 @@ async function main(): Promise<void> {
   const load = results.machine as { loadAvg1m: number; loadAvg1mEnd: number };
   const header =
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${round(load.loadAvg1m, 1)} at start and ${load.loadAvg1mEnd} at the end; ` +
-    `${durationS} s per latency run for the bot and for its baseline, ${slices > 1 ? `in ${slices} slices each, alternating,` : 'back to back,'} after a ${warmupS} s warm-up of each at the same concurrency, connection setup excluded; total ${results.totalSeconds} s (${results.date}).`;
+    `${durationS} s per latency run for the bot and for its baseline, ${slices > 1 ? `in ${slices} slices each, alternating,` : 'back to back,'} after a ${warmupS} s warm-up of each at the same concurrency, connection setup excluded; the bot and the baselines built by scripts/build.js and run by plain Node (as \`npm start\` runs the bot); total ${results.totalSeconds} s (${results.date}).`;
   writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
   process.stdout.write(`\n${header}\n\n${table}\n`);
   if (writeDoc) updateDoc(header, table);

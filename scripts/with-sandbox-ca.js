@@ -4,9 +4,9 @@
  * NODE_EXTRA_CA_CERTS pointing at it. Node reads NODE_EXTRA_CA_CERTS only at process start, so the
  * simulator's HTTPS certificate can only be trusted by a process launched this way.
  *
- *   node scripts/with-sandbox-ca.js tsx src/index.ts
+ *   node scripts/with-sandbox-ca.js node dist/bot.js
  *   node scripts/with-sandbox-ca.js npx jest test/simulator
- *   node scripts/with-sandbox-ca.js --unless-live tsx src/index.ts   (npm start: no sandbox CA against real Azure)
+ *   node scripts/with-sandbox-ca.js --unless-live node dist/bot.js   (npm start: no sandbox CA against real Azure)
  *
  * The CA directory is SANDBOX_CA_DIR or ./.sandbox. When required as a module it exports ensureSandboxCa.
  */
@@ -101,8 +101,10 @@ function ensureSandboxCa(dir) {
   return { dir: caDir, certPath, keyPath, certPem: existing.certPem, keyPem: existing.keyPem };
 }
 
-/** Finds a command in ./node_modules/.bin first, then leaves it to PATH. */
+/** Finds a command in ./node_modules/.bin first, then leaves it to PATH (`node` is process.execPath). */
 function resolveCommand(cmd) {
+  // `node` is this very Node (npm start: `... node dist/bot.js`), whatever PATH holds.
+  if (cmd === 'node') return process.execPath;
   if (cmd.includes('/') || cmd.includes(path.sep)) return cmd;
   const local = path.join(process.cwd(), 'node_modules', '.bin', cmd);
   if (fs.existsSync(local)) return local;

@@ -117,7 +117,7 @@ async function azureAccess(p: Parts, config: AppConfig): Promise<{ credential: T
     throw new BotError(
       'CONFIG',
       `Sandbox mode needs Node to trust the ARM simulator's local CA, and Node reads NODE_EXTRA_CA_CERTS only at startup. ` +
-        `Start with \`npm start\` (node scripts/with-sandbox-ca.js tsx src/index.ts), or set NODE_EXTRA_CA_CERTS=${simulator.caCertPath} before starting Node.`,
+        `Start with \`npm start\` (it builds dist/bot.js and runs it through scripts/with-sandbox-ca.js), or set NODE_EXTRA_CA_CERTS=${simulator.caCertPath} before starting Node.`,
     );
   }
   process.env.IDENTITY_ENDPOINT = simulator.identityEndpoint;

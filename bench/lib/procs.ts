@@ -4,7 +4,7 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-/** A TypeScript entry point run by Node itself with tsx's loader, so the pid we measure is the server's own. */
+/** A server built by scripts/build.js and run by plain Node (as `npm start` runs the bot), so the pid we measure is the server's own. */
 export interface ChildServer {
   name: string;
   proc: ChildProcess;
@@ -40,9 +40,10 @@ export function mib(bytes: number): number {
   return Math.round((bytes / 1024 / 1024) * 10) / 10;
 }
 
-export async function startTsChild(opts: {
+export async function startChild(opts: {
   name: string;
-  entry: string;
+  /** A built JavaScript file (scripts/build.js). */
+  script: string;
   env: NodeJS.ProcessEnv;
   readyUrl: string;
   timeoutMs?: number;
@@ -50,7 +51,7 @@ export async function startTsChild(opts: {
   nodeArgs?: string[];
 }): Promise<ChildServer> {
   const started = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.entry], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],

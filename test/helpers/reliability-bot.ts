@@ -1,13 +1,13 @@
 /**
  * The whole bot as a child process in live mode against an ARM simulator the test runs itself, with
- * fake chat APIs: what an operator would deploy, minus Azure. src/index.ts is bundled once with
- * esbuild (dependencies stay in node_modules) and run by plain Node: the same code as `tsx
- * src/index.ts`, but a restart takes a fraction of the time, which the crash campaign needs.
+ * fake chat APIs: what an operator would deploy, minus Azure. src/index.ts is bundled once by
+ * scripts/build.js (what `npm start` runs, here with an inline source map for readable stack traces)
+ * and run by plain Node, so a restart takes a fraction of a second, which the crash campaign needs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
+import { buildBot } from '../../scripts/build';
 import type { ArmSimulator } from '../../src/azure/simulator';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -19,20 +19,8 @@ export function botBundle(): string {
   if (bundled) return bundled;
   const dir = path.join(ROOT, 'test-artifacts', 'reliability');
   mkdirSync(dir, { recursive: true });
-  const outfile = path.join(dir, `bot-${process.pid}.js`);
-  buildSync({
-    entryPoints: [path.join(ROOT, 'src', 'index.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    packages: 'external',
-    sourcemap: 'inline',
-    outfile,
-    logLevel: 'error',
-  });
-  bundled = outfile;
-  return outfile;
+  bundled = buildBot(path.join(dir, `bot-${process.pid}.js`), { sourcemap: 'inline' });
+  return bundled;
 }
 
 export interface BotProcess {

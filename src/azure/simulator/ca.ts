@@ -16,13 +16,16 @@ interface Launcher {
   ensureSandboxCa(dir?: string): SandboxCa;
 }
 
-// One implementation of the CA lives in the launcher (plain JS, it must run before any TS loader).
+// One implementation of the CA lives in the launcher (plain JS, it must run before the bot). It is looked
+// for in the folders above this module (src/azure/simulator, or dist/ for the built bot, wherever the
+// process was started from), then under the working directory.
 function loadLauncher(): Launcher {
-  const candidates = [
-    path.resolve(__dirname, '../../../scripts/with-sandbox-ca.js'),
-    path.resolve(__dirname, '../../../../scripts/with-sandbox-ca.js'),
-    path.resolve(process.cwd(), 'scripts/with-sandbox-ca.js'),
-  ];
+  const candidates: string[] = [];
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    candidates.push(path.join(dir, 'scripts', 'with-sandbox-ca.js'));
+    if (path.dirname(dir) === dir) break;
+  }
+  candidates.push(path.resolve(process.cwd(), 'scripts/with-sandbox-ca.js'));
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`scripts/with-sandbox-ca.js not found (looked in ${candidates.join(', ')})`);
   return require(found) as Launcher;
