@@ -251,19 +251,23 @@ function builtBot(): string {
  * plain Node on the build), with PORT chosen here, and waits for GET /readyz.
  */
 export async function startRealBot(opts: { env: NodeJS.ProcessEnv; artifactsDir: string; cwd: string }): Promise<BotProcess> {
-  const port = await freePort();
-  const proc = new ManagedProcess(
-    'bot',
-    process.execPath,
-    [path.join(REPO_ROOT, 'scripts', 'with-sandbox-ca.js'), 'node', builtBot()],
-    {
+  const script = builtBot();
+  // freePort() hands out a port that was free a moment ago; with other suites opening connections in
+  // parallel another socket can take it first. The bot then stops at once saying so: try another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = new ManagedProcess('bot', process.execPath, [path.join(REPO_ROOT, 'scripts', 'with-sandbox-ca.js'), 'node', script], {
       cwd: opts.cwd,
       env: { ...cleanEnv(), ...opts.env, PORT: String(port) },
-      logFile: path.join(opts.artifactsDir, 'bot.log'),
-    },
-  );
-  await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, proc);
-  return { proc, port, messagesUrl: `http://127.0.0.1:${port}/api/messages` };
+      logFile: path.join(opts.artifactsDir, attempt === 1 ? 'bot.log' : `bot-attempt${attempt}.log`),
+    });
+    try {
+      await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, proc);
+      return { proc, port, messagesUrl: `http://127.0.0.1:${port}/api/messages` };
+    } catch (err) {
+      if (attempt >= 3 || !proc.hasExited || !/already in use/.test(proc.tail())) throw err;
+    }
+  }
 }
 
 /** Starts test/e2e/echo-bot.ts (the harness smoke test's bot). */
