@@ -17,11 +17,11 @@ interface Launcher {
 }
 
 // One implementation of the CA lives in the launcher (plain JS, it must run before the bot). It is looked
-// for in the folders above this module (src/azure/simulator, or dist/ for the built bot, wherever the
-// process was started from), then under the working directory.
+// for in the project folder above this module, at most four levels up (src/azure/simulator, or dist/ for
+// the built bot, wherever the process was started from), then under the working directory.
 function loadLauncher(): Launcher {
   const candidates: string[] = [];
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+  for (let dir = __dirname, up = 0; up <= 4; dir = path.dirname(dir), up++) {
     candidates.push(path.join(dir, 'scripts', 'with-sandbox-ca.js'));
     if (path.dirname(dir) === dir) break;
   }
