@@ -12,16 +12,19 @@ import { freePort } from '../helpers/reliability-bot';
 const dir = path.join(ROOT, 'test-artifacts', 'build');
 const outfile = path.join(dir, `bot-${process.pid}.js`);
 
+let built: string;
+beforeAll(() => {
+  built = buildBot(outfile);
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the bundle holds our code and the card templates, loads npm packages from node_modules, and links its source map', () => {
-  const out = buildBot(outfile);
-  expect(out).toBe(outfile);
-  const code = readFileSync(out, 'utf8');
+  expect(built).toBe(outfile);
+  const code = readFileSync(built, 'utf8');
   expect(code).toMatch(/require\("botbuilder"\)/); // external, not inlined
   expect(code).toContain('"AdaptiveCard"'); // card templates are inlined
-  expect(code.trimEnd().endsWith(`//# sourceMappingURL=${path.basename(out)}.map`)).toBe(true);
-  expect(existsSync(`${out}.map`)).toBe(true);
+  expect(code.trimEnd().endsWith(`//# sourceMappingURL=${path.basename(built)}.map`)).toBe(true);
+  expect(existsSync(`${built}.map`)).toBe(true);
 });
 
 function writeProbe(): string {
@@ -32,9 +35,8 @@ function writeProbe(): string {
 }
 
 test('plain Node runs it: the bot gets ready in sandbox mode with Node\'s source maps off, and stops on SIGTERM', async () => {
-  buildBot(outfile);
   const port = await freePort();
-  const bot = spawn(process.execPath, ['--require', writeProbe(), outfile], {
+  const bot = spawn(process.execPath, ['--require', writeProbe(), built], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,
@@ -69,8 +71,7 @@ test('plain Node runs it: the bot gets ready in sandbox mode with Node\'s source
 }, 60_000);
 
 test('a bad setting stops the bundle at once with the configuration message', () => {
-  buildBot(outfile);
-  const run = spawnSync(process.execPath, [outfile], {
+  const run = spawnSync(process.execPath, [built], {
     cwd: dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: 'not-a-port' },
     encoding: 'utf8',

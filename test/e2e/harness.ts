@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { buildBot } from '../../scripts/build';
+import { botBundle } from '../helpers/bot-bundle';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PLAYGROUND_CLI = path.join(REPO_ROOT, 'node_modules', '@microsoft', 'm365agentsplayground', 'cli.js');
@@ -229,29 +229,12 @@ export interface BotProcess {
   messagesUrl: string;
 }
 
-let botBuild: string | undefined;
-
-/** src/index.ts built by scripts/build.js, as `npm start` builds it (into test-artifacts/, once per process). */
-function builtBot(): string {
-  if (!botBuild) {
-    const dir = path.join(REPO_ROOT, 'test-artifacts', 'e2e');
-    fs.mkdirSync(dir, { recursive: true });
-    botBuild = buildBot(path.join(dir, `bot-${process.pid}.js`));
-    const built = botBuild;
-    process.on('exit', () => {
-      fs.rmSync(built, { force: true });
-      fs.rmSync(`${built}.map`, { force: true });
-    });
-  }
-  return botBuild;
-}
-
 /**
  * Starts the real bot the way `npm start` does (scripts/build.js, then the sandbox CA launcher running
  * plain Node on the build), with PORT chosen here, and waits for GET /readyz.
  */
 export async function startRealBot(opts: { env: NodeJS.ProcessEnv; artifactsDir: string; cwd: string }): Promise<BotProcess> {
-  const script = builtBot();
+  const script = botBundle();
   // freePort() hands out a port that was free a moment ago; with other suites opening connections in
   // parallel another socket can take it first. The bot then stops at once saying so: try another port.
   for (let attempt = 1; ; attempt++) {

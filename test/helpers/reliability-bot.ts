@@ -1,27 +1,16 @@
 /**
  * The whole bot as a child process in live mode against an ARM simulator the test runs itself, with
- * fake chat APIs: what an operator would deploy, minus Azure. src/index.ts is bundled once by
- * scripts/build.js (what `npm start` runs, here with an inline source map for readable stack traces)
- * and run by plain Node, so a restart takes a fraction of a second, which the crash campaign needs.
+ * fake chat APIs: what an operator would deploy, minus Azure. It runs the build `npm start` runs
+ * (./bot-bundle) on plain Node, so a restart takes a fraction of a second, which the crash campaign needs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildBot } from '../../scripts/build';
 import type { ArmSimulator } from '../../src/azure/simulator';
+import { botBundle } from './bot-bundle';
+
+export { removeBotBundle } from './bot-bundle';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-
-let bundled: string | undefined;
-
-/** Bundles src/index.ts into test-artifacts/ (inside the project, so node_modules resolve). Once per process. */
-export function botBundle(): string {
-  if (bundled) return bundled;
-  const dir = path.join(ROOT, 'test-artifacts', 'reliability');
-  mkdirSync(dir, { recursive: true });
-  bundled = buildBot(path.join(dir, `bot-${process.pid}.js`), { sourcemap: 'inline' });
-  return bundled;
-}
 
 export interface BotProcess {
   url: string;
@@ -132,8 +121,3 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-/** Deletes this process's bundle (call from afterAll). */
-export function removeBotBundle(): void {
-  if (bundled) rmSync(bundled, { force: true });
-  bundled = undefined;
-}
