@@ -92,10 +92,6 @@ export class HopsworksBot extends TeamsActivityHandler {
       clock: this.clock,
     });
 
-    this.onMessage(async (context, next) => {
-      await this.handleMessage(context);
-      await next();
-    });
     this.onMembersAdded(async (context, next) => {
       const botId = context.activity.recipient?.id;
       const added = context.activity.membersAdded ?? [];
@@ -107,6 +103,18 @@ export class HopsworksBot extends TeamsActivityHandler {
       await this.welcome(context);
       await next();
     });
+  }
+
+  /**
+   * Messages go straight to `handleMessage`; every other activity (invokes, conversation and installation
+   * updates) takes ActivityHandler's route. That route emits a message through two handler chains ('Turn',
+   * then 'Message' and its 'Dialog' next event), about ten of botbuilder's tsc-compiled async calls, each of
+   * which keeps the turn's objects alive until the next full collection (docs/performance.md, tenth stop).
+   * The bot registers no handler on those chains, so skipping them changes no behaviour.
+   */
+  protected async onTurnActivity(context: TurnContext): Promise<void> {
+    if (context.activity.type === ActivityTypes.Message) return this.handleMessage(context);
+    return super.onTurnActivity(context);
   }
 
   /** Runs the turn and saves conversation (dialog) state, also when the turn failed half-way. */
