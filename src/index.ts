@@ -1,6 +1,6 @@
 /**
  * Composition root: the only place that builds SDK clients, adapters and stores.
- * config → logger → store → (sandbox) simulator → Azure clients → bot → CloudAdapter → server.
+ * config → logger → store → (sandbox) simulator → Azure clients → bot → CloudAdapter (TeamsCloudAdapter) → server.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -24,7 +24,7 @@ import type { Clock, Discovery, Store } from './core/ports';
  * and nine Azure packages.
  */
 async function loadParts() {
-  const [botbuilder, identity, clients, provisioner, simulator, bot, notifier, slack, storage, runner, service, logger, server, sqlite, connectorReuse] =
+  const [botbuilder, identity, clients, provisioner, simulator, bot, notifier, slack, storage, runner, service, logger, server, sqlite, connectorReuse, teamsAdapter] =
     await Promise.all([
       import('botbuilder'),
       import('@azure/identity'),
@@ -41,9 +41,10 @@ async function loadParts() {
       import('./bot/server'),
       import('./core/store/sqlite'),
       import('./bot/connectorReuse'),
+      import('./bot/teamsAdapter'),
     ]);
   return {
-    CloudAdapter: botbuilder.CloudAdapter,
+    TeamsCloudAdapter: teamsAdapter.TeamsCloudAdapter,
     ConversationState: botbuilder.ConversationState,
     ConfigurationBotFrameworkAuthentication: botbuilder.ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory: botbuilder.ConfigurationServiceClientCredentialFactory,
@@ -145,7 +146,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
   const {
     AzureProvisioner,
     ChatNotifier,
-    CloudAdapter,
+    TeamsCloudAdapter,
     ConversationState,
     HopsworksBot,
     HttpServer,
@@ -196,7 +197,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     // The HTTP server exists before the adapters so Slack can register turns that outlive their request.
     // Called only once the server listens, by which time `bot` (declared below) exists.
     const logic = (context: TurnContext): Promise<void> => bot.run(context);
-    const teams = new CloudAdapter(botFrameworkAuthentication(p, config));
+    const teams = new TeamsCloudAdapter(botFrameworkAuthentication(p, config));
     const readiness: ReadinessCheck[] = [];
     const server = new HttpServer({ logger, readiness, bot: { adapter: teams, logic } });
 

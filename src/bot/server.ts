@@ -5,8 +5,9 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CloudAdapter, Request as BotRequest, Response as BotResponse, TurnContext } from 'botbuilder';
+import type { TurnContext } from 'botbuilder';
 import type { Logger } from './logger';
+import type { TeamsCloudAdapter } from './teamsAdapter';
 
 /** Bot Framework caps activities well below this; Slack payloads are smaller still. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -29,7 +30,7 @@ export interface ReadinessCheck {
 }
 
 export interface BotEndpoint {
-  adapter: Pick<CloudAdapter, 'process'>;
+  adapter: Pick<TeamsCloudAdapter, 'handleActivity'>;
   logic(context: TurnContext): Promise<void>;
 }
 
@@ -253,11 +254,21 @@ export class HttpServer {
     if (typeof type !== 'string' || type.trim() === '') {
       throw new HttpError(400, 'body must be a Bot Framework activity with a string "type"');
     }
-    const request: BotRequest = { body: body as Record<string, unknown>, headers: req.headers, method: req.method };
-    await bot.adapter.process(request, botResponse(res), async (context) => {
+    const authorization = req.headers.authorization ?? '';
+    const answer = await bot.adapter.handleActivity(authorization, body as Record<string, unknown>, async (context) => {
       this.turns++;
       await bot.logic(context);
     });
+    if (answer.authFailure !== undefined) {
+      this.logger.warn({ reason: answer.authFailure }, 'Bot Framework request refused by authentication');
+      throw new HttpError(401, 'unauthorized');
+    }
+    if (answer.body === undefined || answer.body === null) {
+      res.statusCode = answer.status;
+      res.end();
+    } else {
+      sendJson(res, answer.status, answer.body);
+    }
   }
 
   private async ready(res: ServerResponse): Promise<void> {
@@ -314,34 +325,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
-}
-
-/** The express-like surface `CloudAdapter.process` writes to, over node's ServerResponse. */
-function botResponse(res: ServerResponse): BotResponse {
-  const response: BotResponse = {
-    socket: res.socket,
-    status(code: unknown) {
-      res.statusCode = Number(code);
-      return response;
-    },
-    header(name: unknown, value: unknown) {
-      res.setHeader(String(name), value as string);
-      return response;
-    },
-    send(body: unknown) {
-      if (body === undefined || body === null) return response;
-      if (typeof body === 'string' || Buffer.isBuffer(body)) {
-        res.write(body);
-      } else {
-        if (!res.headersSent) res.setHeader('content-type', 'application/json; charset=utf-8');
-        res.write(JSON.stringify(body));
-      }
-      return response;
-    },
-    end() {
-      res.end();
-      return response;
-    },
-  };
-  return response;
 }
