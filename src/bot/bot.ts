@@ -108,9 +108,9 @@ export class HopsworksBot extends TeamsActivityHandler {
   /**
    * Messages go straight to `handleMessage`; every other activity (invokes, conversation and installation
    * updates) takes ActivityHandler's route. That route emits a message through two handler chains ('Turn',
-   * then 'Message' and its 'Dialog' next event), about ten of botbuilder's tsc-compiled async calls, each of
-   * which keeps the turn's objects alive until the next full collection (docs/performance.md, tenth stop).
-   * The bot registers no handler on those chains, so skipping them changes no behaviour.
+   * then 'Message' and its 'Dialog' next event): about ten of botbuilder's tsc-compiled async calls, which
+   * between them got a quarter of a message turn's garbage promoted to the old generation (docs/performance.md,
+   * tenth stop). The bot registers no handler on those chains, so skipping them changes no behaviour.
    */
   protected async onTurnActivity(context: TurnContext): Promise<void> {
     if (context.activity.type === ActivityTypes.Message) return this.handleMessage(context);
