@@ -3,23 +3,17 @@
  * a Bot Framework token is refused by botbuilder's authentication before any bot code runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/bot/config';
 import { createApp } from '../../src/index';
+import { captureLog } from '../helpers/log-capture';
 import { messageActivity, startFakeConnector } from '../helpers/server-connector';
 
 test('with MicrosoftAppId set, an unauthenticated activity is answered 401 and never reaches the bot', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hw-auth-'));
   const connector = await startFakeConnector();
-  const logLines: string[] = [];
-  const logDestination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logLines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-      cb();
-    },
-  });
+  const { lines: logLines, destination: logDestination } = captureLog();
   const app = await createApp(
     loadConfig({
       PORT: '0',

@@ -1,17 +1,6 @@
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/bot/config';
 import { createLogger } from '../../src/bot/logger';
-
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-      cb();
-    },
-  });
-  return { lines, destination };
-}
+import { captureLog as capture } from '../helpers/log-capture';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 

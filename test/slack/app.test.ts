@@ -8,9 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/bot/config';
 import { createApp, type App } from '../../src/index';
+import { captureLog } from '../helpers/log-capture';
 import {
   FAKE_BOT_TOKEN,
   blockActionsBody,
@@ -37,7 +37,8 @@ const ADMINS = 'G0ADMINS';
 let dir: string;
 let fake: SlackFake;
 let app: App;
-const logLines: string[] = [];
+const log = captureLog();
+const logLines = log.lines;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hw-slack-app-'));
@@ -55,12 +56,7 @@ beforeAll(async () => {
       SIM_TIME_SCALE: '0.001',
     }),
     {
-      logDestination: new Writable({
-        write(chunk, _enc, cb) {
-          logLines.push(String(chunk));
-          cb();
-        },
-      }) as any,
+      logDestination: log.destination,
     },
   );
 });
