@@ -16,6 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
+const { setInterval, clearInterval } = require('node:timers');
 
 const CA_COMMON_NAME = 'Hopsworks setup bot sandbox CA';
 const CA_VALIDITY_YEARS = 10;
@@ -159,6 +160,16 @@ function run(args, env) {
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, () => forward(s));
+  // npm runs `npm start` through `sh -c`, and on SIGTERM (a process manager stopping it) npm signals only that
+  // shell, which dies without passing the signal on (dash does not exec the command it runs). Left alone, the
+  // bot would run on, orphaned, holding its port and database. So the parent's death counts as SIGTERM too.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanWatch);
+    forward('SIGTERM');
+  }, 200);
+  orphanWatch.unref();
   child.on('error', (err) => {
     process.stderr.write(`with-sandbox-ca: cannot run ${args[0]}: ${err.message}\n`);
     process.exit(127);

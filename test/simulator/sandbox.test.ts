@@ -66,6 +66,23 @@ describe('sandbox CA', () => {
     expect(await exited).toBe(5);
     expect(out).toContain('got-sigterm');
   });
+
+  it('stops the child when the shell npm started it under is killed (npm passes SIGTERM to that shell only)', async () => {
+    const dir = path.join(tmp, 'ca');
+    const script = "process.on('SIGTERM', () => { process.stdout.write('got-sigterm'); process.exit(5); }); process.stdout.write('ready\\n'); setInterval(() => {}, 1000);";
+    // What `npm start` runs: sh -c "… && node scripts/with-sandbox-ca.js …" (sh stays the launcher's parent).
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const command = `true && ${[process.execPath, path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', script].map(quote).join(' ')}`;
+    const shell = spawn('sh', ['-c', command], { env: { ...process.env, SANDBOX_CA_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    shell.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve) => shell.stdout!.on('data', () => out.includes('ready') && resolve()));
+    shell.kill('SIGTERM');
+    // The shell is gone at once; the child hears of it through the launcher within a moment.
+    const deadline = Date.now() + 5000;
+    while (!out.includes('got-sigterm') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toContain('got-sigterm');
+  });
 });
 
 describe('persistence', () => {
