@@ -19,6 +19,9 @@ afterEach(() => {
 });
 
 describe('sandbox CA', () => {
+  /** A child that says when it is ready, and on SIGTERM says so and exits 5. */
+  const SIGTERM_CHILD = "process.on('SIGTERM', () => { process.stdout.write('got-sigterm'); process.exit(5); }); process.stdout.write('ready\\n'); setInterval(() => {}, 1000);";
+
   it('creates a CA with a private key only the owner can read, keeps it, and replaces a corrupt one', () => {
     const dir = path.join(tmp, 'ca');
     const first = ensureSandboxCa(dir);
@@ -53,8 +56,7 @@ describe('sandbox CA', () => {
     expect(version.status).toBe(0);
     expect(version.stdout).toMatch(/^Version 5\.9\./);
 
-    const script = "process.on('SIGTERM', () => { process.stdout.write('got-sigterm'); process.exit(5); }); process.stdout.write('ready\\n'); setInterval(() => {}, 1000);";
-    const launcher = spawn(process.execPath, [path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', script], {
+    const launcher = spawn(process.execPath, [path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', SIGTERM_CHILD], {
       env: { ...process.env, SANDBOX_CA_DIR: dir },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -69,10 +71,9 @@ describe('sandbox CA', () => {
 
   it('stops the child when the shell npm started it under is killed (npm passes SIGTERM to that shell only)', async () => {
     const dir = path.join(tmp, 'ca');
-    const script = "process.on('SIGTERM', () => { process.stdout.write('got-sigterm'); process.exit(5); }); process.stdout.write('ready\\n'); setInterval(() => {}, 1000);";
     // What `npm start` runs: sh -c "… && node scripts/with-sandbox-ca.js …" (sh stays the launcher's parent).
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const command = `true && ${[process.execPath, path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', script].map(quote).join(' ')}`;
+    const command = `true && ${[process.execPath, path.join(ROOT, 'scripts/with-sandbox-ca.js'), 'node', '-e', SIGTERM_CHILD].map(quote).join(' ')}`;
     const shell = spawn('sh', ['-c', command], { env: { ...process.env, SANDBOX_CA_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     shell.stdout!.on('data', (d: Buffer) => (out += d.toString()));
